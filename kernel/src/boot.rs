@@ -1,0 +1,119 @@
+//! The 32-bit entry stub: from the PVH entry state (flat 32-bit protected mode,
+//! paging off, %ebx = physical address of hvm_start_info) to long mode with an
+//! identity map of the first 4 GiB, then into Rust (`kmain_pvh`).
+//!
+//! The stub zeroes .bss first, because the boot page tables and stack live there.
+//! Memory above 4 GiB is mapped later by `paging::map_ram` from the memory map.
+
+use core::arch::global_asm;
+
+/// Boot stack size; the first Rust frames and the main loop run on it.
+pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+
+global_asm!(
+    r#"
+    .section .note.Xen, "a", @note
+    .balign 4
+    .long 4              /* namesz: "Xen\0" */
+    .long 4              /* descsz */
+    .long 18             /* XEN_ELFNOTE_PHYS32_ENTRY */
+    .asciz "Xen"
+    .balign 4
+    .long pvh_start32
+    .balign 4
+
+    .section .bss.boot, "aw", @nobits
+    .balign 4096
+    .global boot_pml4
+boot_pml4:  .skip 4096
+    .global boot_pdpt
+boot_pdpt:  .skip 4096
+boot_pd:    .skip 4096 * 4
+    .balign 16
+boot_stack: .skip {stack}
+    .global boot_stack_top
+boot_stack_top:
+
+    .section .rodata.boot, "a"
+    .balign 16
+boot_gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff   /* 0x08: 64-bit code */
+    .quad 0x00cf92000000ffff   /* 0x10: data */
+boot_gdt_end:
+boot_gdt_ptr:
+    .word boot_gdt_end - boot_gdt - 1
+    .long boot_gdt
+
+    .section .text.boot, "ax"
+    .code32
+    .global pvh_start32
+pvh_start32:
+    cli
+    cld
+    mov %ebx, %esi                 /* keep hvm_start_info across the stub */
+
+    /* zero .bss (page tables and stack live there) */
+    mov $__bss_start, %edi
+    mov $__bss_end, %ecx
+    sub %edi, %ecx
+    xor %eax, %eax
+    rep stosb
+
+    /* PML4[0] -> PDPT; PDPT[0..4] -> PD[0..4]; PD: 2048 x 2 MiB = 4 GiB identity */
+    mov $boot_pdpt + 3, %eax
+    mov %eax, boot_pml4
+    mov $boot_pd + 3, %eax
+    mov $boot_pdpt, %edi
+    mov $4, %ecx
+1:  mov %eax, (%edi)
+    add $4096, %eax
+    add $8, %edi
+    loop 1b
+    mov $0x83, %eax                /* present | writable | 2 MiB page */
+    mov $boot_pd, %edi
+    mov $2048, %ecx
+2:  mov %eax, (%edi)
+    add $0x200000, %eax
+    add $8, %edi
+    loop 2b
+
+    /* CR4: PAE, OSFXSR, OSXMMEXCPT (SSE usable before Rust runs) */
+    mov %cr4, %eax
+    or $((1 << 5) | (1 << 9) | (1 << 10)), %eax
+    mov %eax, %cr4
+    mov $boot_pml4, %eax
+    mov %eax, %cr3
+    /* EFER.LME */
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $(1 << 8), %eax
+    wrmsr
+    /* CR0: PG | MP | PE, EM cleared */
+    mov %cr0, %eax
+    and $~(1 << 2), %eax
+    or $((1 << 31) | (1 << 1) | 1), %eax
+    mov %eax, %cr0
+
+    lgdt boot_gdt_ptr
+    ljmp $0x08, $long_mode_entry
+
+    .code64
+long_mode_entry:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %eax, %eax
+    mov %ax, %fs
+    mov %ax, %gs
+    lea boot_stack_top(%rip), %rsp
+    xor %ebp, %ebp
+    mov %esi, %edi                 /* zero-extended start_info address */
+    call kmain_pvh
+3:  ud2
+    jmp 3b
+"#,
+    stack = const BOOT_STACK_SIZE,
+    options(att_syntax)
+);

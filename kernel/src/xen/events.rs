@@ -1,0 +1,129 @@
+//! 2-level event channels: the upcall handler and the kernel's `EventChannel`.
+//!
+//! The upcall (an IDT vector, registered as the HVM callback "vector" type)
+//! moves pending, unmasked ports from shared_info into `FIRED` and clears them
+//! there; drivers and the main loop consume `FIRED` with `take_pending`.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::shim::event_channel as ev;
+use crate::shim::shared_info as si;
+use xenabi::hal::{DomId, EventChannel, EvtchnError, Port};
+
+use super::hypercall;
+
+const WORDS: usize = 64; // 64 x 64 = 4096 ports (2-level ABI on x86-64)
+
+static FIRED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+/// Upcalls taken, for the counters.
+pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
+/// Notifications we sent, for the counters.
+pub static NOTIFIES: AtomicU64 = AtomicU64::new(0);
+
+/// Mask every port: we unmask only the ports we use.
+pub fn mask_all() {
+    let Some(s) = super::shared_info() else {
+        return;
+    };
+    for w in 0..WORDS {
+        s.write_u64(si::EVTCHN_MASK_OFFSET + w * 8, !0);
+    }
+}
+
+/// The upcall: runs with interrupts off on its own IST stack.
+pub fn upcall() {
+    let Some(s) = super::shared_info() else {
+        return;
+    };
+    UPCALLS.fetch_add(1, Ordering::Relaxed);
+    let vcpu0 = si::VCPU_INFO_OFFSET;
+    s.write_u8(vcpu0 + si::VCPU_UPCALL_PENDING_OFFSET, 0);
+    let mut sel = s.swap_u64(vcpu0 + si::VCPU_PENDING_SEL_OFFSET, 0);
+    while sel != 0 {
+        let w = sel.trailing_zeros() as usize;
+        sel &= sel - 1;
+        if w >= WORDS {
+            continue;
+        }
+        let pending = s.read_u64(si::EVTCHN_PENDING_OFFSET + w * 8);
+        let mask = s.read_u64(si::EVTCHN_MASK_OFFSET + w * 8);
+        let fire = pending & !mask;
+        if fire != 0 {
+            s.fetch_and_u64(si::EVTCHN_PENDING_OFFSET + w * 8, !fire);
+            FIRED[w].fetch_or(fire, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Has anything fired that nobody consumed yet?
+pub fn any_pending() -> bool {
+    FIRED.iter().any(|w| w.load(Ordering::Acquire) != 0)
+}
+
+pub fn take_pending(port: Port) -> bool {
+    let (w, b) = (port as usize / 64, port % 64);
+    if w >= WORDS {
+        return false;
+    }
+    FIRED[w].fetch_and(!(1u64 << b), Ordering::AcqRel) & (1u64 << b) != 0
+}
+
+pub fn notify(port: Port) {
+    NOTIFIES.fetch_add(1, Ordering::Relaxed);
+    let mut send = ev::EvtchnSend { port };
+    hypercall::evtchn_send(&mut send);
+}
+
+pub fn unmask(port: Port) {
+    let mut u = ev::EvtchnUnmask { port };
+    hypercall::evtchn_unmask(&mut u);
+}
+
+pub fn bind_virq(virq: u32) -> Result<Port, EvtchnError> {
+    let mut b = ev::EvtchnBindVirq {
+        virq,
+        vcpu: 0,
+        port: 0,
+    };
+    let rc = hypercall::evtchn_bind_virq(&mut b);
+    if rc < 0 {
+        return Err(EvtchnError::Xen(rc as i32));
+    }
+    Ok(b.port)
+}
+
+/// The kernel's event channels, as drivers see them.
+pub struct XenEvents;
+
+impl EventChannel for XenEvents {
+    fn alloc_unbound(&mut self, remote: DomId) -> Result<Port, EvtchnError> {
+        let mut a = ev::EvtchnAllocUnbound {
+            dom: crate::shim::xen::DOMID_SELF,
+            remote_dom: remote,
+            port: 0,
+        };
+        let rc = hypercall::evtchn_alloc_unbound(&mut a);
+        if rc < 0 {
+            return Err(EvtchnError::Xen(rc as i32));
+        }
+        Ok(a.port)
+    }
+
+    fn close(&mut self, port: Port) {
+        let mut c = ev::EvtchnClose { port };
+        hypercall::evtchn_close(&mut c);
+        take_pending(port);
+    }
+
+    fn notify(&mut self, port: Port) {
+        notify(port)
+    }
+
+    fn unmask(&mut self, port: Port) {
+        unmask(port)
+    }
+
+    fn take_pending(&mut self, port: Port) -> bool {
+        take_pending(port)
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# One entry point: build, run under QEMU or real Xen, test.
+#   ./run.sh demo              boot the appliance on real Xen (inside QEMU) and show it working
+#   ./run.sh test              host tests + QEMU boot test + real-Xen tests
+#   ./run.sh build             build/appliance.elf
+#   ./run.sh qemu [args]       boot under plain QEMU (no Xen: it says so and powers off)
+#   ./run.sh xen [scenario]    real-Xen harness run (default scenario: boot)
+#   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg
+#   ./run.sh deps              install what the build and the harness need
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$ROOT/build
+ELF=$BUILD/appliance.elf
+TARGET=x86_64-unknown-none
+
+log() { printf '%s\n' "run.sh: $*" >&2; }
+
+deps() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+        rustup target add "$TARGET"
+    fi
+    bash "$ROOT/harness/install-deps.sh"
+}
+
+build() {
+    rustup target list --installed 2>/dev/null | grep -qx "$TARGET" || rustup target add "$TARGET"
+    (cd "$ROOT" && cargo build -q --release -p kernel --target "$TARGET")
+    mkdir -p "$BUILD"
+    cp "$ROOT/target/$TARGET/release/appliance" "$ELF"
+    local size
+    size=$(stat -c %s "$ELF")
+    log "built $ELF ($size bytes)"
+}
+
+# Plain QEMU: TCG (KVM here is nested PVM and unreliable); the PVH note is
+# what QEMU's -kernel uses. COM1 goes to stdout.
+qemu() {
+    build
+    command -v qemu-system-x86_64 >/dev/null || deps
+    timeout 60 qemu-system-x86_64 -accel tcg -M q35 -cpu max -m 128 \
+        -nographic -no-reboot -serial stdio -monitor none -display none \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -kernel "$ELF" "$@" || true
+}
+
+xen() {
+    build
+    local scenario=${1:-boot}
+    shift || true
+    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" \
+        --scenario "$ROOT/harness/scenarios/$scenario.sh" --out "$BUILD/xen-$scenario" "$@"
+}
+
+xl_run() {
+    local cfg=${1:-$ROOT/harness/appliance.cfg}
+    build
+    command -v xl >/dev/null || { log "xl not found: this needs a Xen dom0"; exit 1; }
+    sed "s|^kernel *=.*|kernel = \"$ELF\"|" "$cfg" >"$BUILD/appliance.cfg"
+    exec xl create -c "$BUILD/appliance.cfg"
+}
+
+test_all() {
+    local t0=$SECONDS
+    deps
+    log "host tests"
+    (cd "$ROOT" && cargo test --workspace --exclude kernel 2>&1) | tee "$BUILD/host-tests.log" | grep -E '^(test result|running|error|failures|test .* FAILED)' || true
+    if grep -q 'test result: FAILED\|^error' "$BUILD/host-tests.log"; then
+        log "host tests failed"; cat "$BUILD/host-tests.log" | tail -50; exit 1
+    fi
+    build
+    bash "$ROOT/tests/qemu-boot.sh" "$ELF"
+    bash "$ROOT/tests/xen-tests.sh" "$ELF"
+    log "all tests passed in $((SECONDS - t0)) s"
+}
+
+mkdir -p "$BUILD"
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+    build) build ;;
+    qemu) qemu "$@" ;;
+    xen) xen "$@" ;;
+    xl) xl_run "$@" ;;
+    deps) deps ;;
+    test) test_all ;;
+    demo) xen boot "$@" ;;
+    *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
