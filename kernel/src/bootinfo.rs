@@ -2,8 +2,8 @@
 //! Read once from `hvm_start_info` (PVH) into plain values, with every length
 //! bounded, before anything else may reuse the memory it lives in.
 
-use crate::shim::start_info as si;
 use xenabi::hal::SharedMem;
+use xenabi::start_info as si;
 
 use crate::mem::PhysRegion;
 

@@ -97,11 +97,10 @@ fn com1_byte(b: u8) {
     arch::outb(COM1, b);
 }
 
-// xencons_interface: in[1024], out[2048], then in_cons, in_prod, out_cons, out_prod.
-const OUT: usize = 1024;
-const OUT_SIZE: u32 = 2048;
-const OUT_CONS: usize = 3072 + 8;
-const OUT_PROD: usize = 3072 + 12;
+use xenabi::console::{
+    OUT_CONS_OFFSET as OUT_CONS, OUT_OFFSET as OUT, OUT_PROD_OFFSET as OUT_PROD,
+};
+const OUT_SIZE: u32 = xenabi::console::OUT_SIZE as u32;
 
 /// Copy into the ring; when it is full, kick the backend and yield a bounded
 /// number of times. Returns false if output had to be dropped (no reader).

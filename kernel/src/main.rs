@@ -13,7 +13,6 @@ mod console;
 mod mem;
 mod paging;
 mod power;
-mod shim;
 mod sync;
 mod trap;
 mod xen;

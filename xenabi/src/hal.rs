@@ -91,7 +91,13 @@ pub trait GrantTable {
     fn free_ref(&mut self, r: GrantRef);
     /// Grant `domid` access to frame `gfn` through `r` (read-only or writable).
     /// Frame and domid are written before the flags, after a write barrier.
-    fn grant(&mut self, r: GrantRef, domid: DomId, gfn: Gfn, readonly: bool) -> Result<(), GrantError>;
+    fn grant(
+        &mut self,
+        r: GrantRef,
+        domid: DomId,
+        gfn: Gfn,
+        readonly: bool,
+    ) -> Result<(), GrantError>;
     /// End access through `r`. Fails with `InUse` while the peer has it mapped
     /// or in use; the entry then stays granted and the caller must retry later
     /// (or quarantine the page), never reuse it.

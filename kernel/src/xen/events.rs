@@ -6,9 +6,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::shim::event_channel as ev;
-use crate::shim::shared_info as si;
+use xenabi::event_channel as ev;
 use xenabi::hal::{DomId, EventChannel, EvtchnError, Port};
+use xenabi::shared_info as si;
 
 use super::hypercall;
 
@@ -98,7 +98,7 @@ pub struct XenEvents;
 impl EventChannel for XenEvents {
     fn alloc_unbound(&mut self, remote: DomId) -> Result<Port, EvtchnError> {
         let mut a = ev::EvtchnAllocUnbound {
-            dom: crate::shim::xen::DOMID_SELF,
+            dom: xenabi::xen::DOMID_SELF,
             remote_dom: remote,
             port: 0,
         };

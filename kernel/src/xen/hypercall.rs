@@ -7,7 +7,7 @@
 
 use core::arch::{asm, global_asm};
 
-use crate::shim::hypercall as nr;
+use xenabi::xen as nr;
 
 global_asm!(
     r#"
@@ -66,7 +66,7 @@ unsafe fn op_with<T>(op: u32, cmd: u64, arg: &mut T) -> i64 {
 
 // ---- typed wrappers: each pairs one command with its xenabi argument ----
 
-use crate::shim::{event_channel as ev, hvm, memory, sched, vcpu, version, xen};
+use xenabi::{event_channel as ev, hvm, memory, sched, vcpu, version, xen};
 
 pub fn xen_version() -> u32 {
     // SAFETY: XENVER_version takes no argument pointer.

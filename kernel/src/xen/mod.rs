@@ -7,7 +7,7 @@ pub mod time;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::shim::{cpuid as xc, hvm, sched, version};
+use xenabi::{cpuid as xc, hvm, sched};
 
 use crate::mem::{Page, PhysRegion};
 use crate::power::Reason;
@@ -76,7 +76,7 @@ impl XenInfo {
 /// domain with the message).
 pub fn init(c: Cpuid) -> Result<XenInfo, &'static str> {
     // Hypercall page: CPUID base+2 gives the MSR to write its address to.
-    let r = arch::cpuid(c.base + 2, 0);
+    let r = arch::cpuid(c.base + xc::LEAF_HYPERCALL, 0);
     if r.eax == 0 {
         return Err("xen reports no hypercall pages");
     }
@@ -103,20 +103,20 @@ pub fn init(c: Cpuid) -> Result<XenInfo, &'static str> {
     // shared_info: Xen replaces one of our RAM frames with it.
     let page = Page::alloc().ok_or("no memory for shared_info")?;
     let gfn = page.paddr() >> 12;
-    hypercall::add_to_physmap(crate::shim::memory::XENMAPSPACE_SHARED_INFO, 0, gfn)
+    hypercall::add_to_physmap(xenabi::memory::XENMAPSPACE_SHARED_INFO, 0, gfn)
         .map_err(|_| "XENMEM_add_to_physmap(shared_info) failed")?;
     SHARED_INFO_PADDR.store(page.leak().paddr(), Ordering::Release);
 
     // Event channels: everything masked until a driver unmasks its port;
     // upcalls arrive on our vector (HVM callback type "vector").
     events::mask_all();
-    let via = hvm::HVM_PARAM_CALLBACK_TYPE_VECTOR_VALUE | trap::UPCALL_VECTOR as u64;
+    let via = hvm::callback_via_vector(trap::UPCALL_VECTOR);
     hypercall::hvm_set_param(hvm::HVM_PARAM_CALLBACK_IRQ, via)
         .map_err(|_| "HVM_PARAM_CALLBACK_IRQ failed")?;
 
     // Timer: one-shot only (an idle appliance takes no periodic ticks).
     hypercall::vcpu_stop_periodic_timer(0);
-    let tport = events::bind_virq(crate::shim::event_channel::VIRQ_TIMER)
+    let tport = events::bind_virq(xenabi::event_channel::VIRQ_TIMER)
         .map_err(|_| "bind VIRQ_TIMER failed")?;
     time::TIMER_PORT.store(tport, Ordering::Relaxed);
     events::unmask(tport);
@@ -182,7 +182,6 @@ pub fn shutdown(reason: Reason) -> ! {
 
 /// Summary for the `xen:` console line.
 pub fn describe(info: &XenInfo) {
-    let _ = version::XENVER_VERSION;
     println!(
         "xen: version={}.{} extra=\"{}\" cpuid_base={:#x} features={:#x} hvm_features={:#x} callback=vector:{:#x}",
         info.major,

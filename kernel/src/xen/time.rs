@@ -3,8 +3,8 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::shim::shared_info as si;
 use xenabi::hal::{Clock, SharedMem};
+use xenabi::shared_info as si;
 
 use super::hypercall;
 use crate::arch;

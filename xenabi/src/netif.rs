@@ -1,0 +1,69 @@
+//! io/netif.h: the netfront/netback ring slots.
+
+use crate::grant_table::GrantRef;
+
+/// struct netif_tx_request
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifTxRequest {
+    pub gref: GrantRef,
+    pub offset: u16,
+    pub flags: u16,
+    pub id: u16,
+    pub size: u16,
+}
+
+/// struct netif_tx_response
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifTxResponse {
+    pub id: u16,
+    pub status: i16,
+}
+
+/// struct netif_rx_request
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifRxRequest {
+    pub id: u16,
+    pub pad: u16,
+    pub gref: GrantRef,
+}
+
+/// struct netif_rx_response
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifRxResponse {
+    pub id: u16,
+    pub offset: u16,
+    pub flags: u16,
+    pub status: i16,
+}
+
+/// Size of struct netif_extra_info (a slot that follows a request/response
+/// with the extra-info flag).
+pub const NETIF_EXTRA_INFO_SIZE: usize = 6 * 2;
+
+pub const NETTXF_CSUM_BLANK: u16 = 1 << 0;
+pub const NETTXF_DATA_VALIDATED: u16 = 1 << 1;
+pub const NETTXF_MORE_DATA: u16 = 1 << 2;
+pub const NETTXF_EXTRA_INFO: u16 = 1 << 3;
+
+pub const NETRXF_DATA_VALIDATED: u16 = 1 << 0;
+pub const NETRXF_CSUM_BLANK: u16 = 1 << 1;
+pub const NETRXF_MORE_DATA: u16 = 1 << 2;
+pub const NETRXF_EXTRA_INFO: u16 = 1 << 3;
+pub const NETRXF_GSO_PREFIX: u16 = 1 << 4;
+
+pub const NETIF_RSP_DROPPED: i16 = -2;
+pub const NETIF_RSP_ERROR: i16 = -1;
+pub const NETIF_RSP_OKAY: i16 = 0;
+pub const NETIF_RSP_NULL: i16 = 1;
+
+/// Slot sizes: a ring slot is the union of request and response.
+pub const TX_SLOT_SIZE: usize = 12;
+pub const RX_SLOT_SIZE: usize = 8;
+pub const TX_RING_SIZE: usize = crate::ring::ring_size(4096, TX_SLOT_SIZE);
+pub const RX_RING_SIZE: usize = crate::ring::ring_size(4096, RX_SLOT_SIZE);
+/// A frontend must accept at least this many slots per packet from the backend.
+pub const XEN_NETIF_NR_SLOTS_MIN: usize = 18;
