@@ -62,8 +62,15 @@ pub fn enable_com1() {
 
 /// Switch to the PV console ring. Output keeps going to 0xE9 too, so Xen's
 /// own log has the guest's lines even when no xenconsoled reads the ring.
+/// What was printed before (the boot lines) is replayed into the ring, so
+/// `xl console` and the xenconsoled log show the whole boot.
 pub fn attach_pv(pv: PvConsole) {
-    CONSOLE.lock().pv = Some(pv);
+    let mut c = CONSOLE.lock();
+    if c.log_pos <= LOG_RING {
+        let early = c.log;
+        pv_write(&pv, &early[..c.log_pos]);
+    }
+    c.pv = Some(pv);
 }
 
 impl Console {

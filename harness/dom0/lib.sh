@@ -1,0 +1,97 @@
+# Helpers for harness scenarios (sourced in dom0). Every line meant for the
+# host starts with "HARNESS:"; run-xen.sh parses them.
+
+HARNESS_FAILS=0
+CONSOLE_DIR=/var/log/xen/console
+
+uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+harness_log() { echo "HARNESS: t_ms=$(uptime_ms) $*"; }
+
+check_pass() { harness_log "check=pass name=\"$*\""; }
+check_fail() { harness_log "check=fail name=\"$*\""; HARNESS_FAILS=$((HARNESS_FAILS + 1)); }
+harness_fail() { check_fail "$*"; }
+
+# check DESCRIPTION COMMAND...: one assertion, logged either way
+check() {
+    local desc=$1
+    shift
+    if "$@"; then check_pass "$desc"; else check_fail "$desc"; fi
+}
+
+# guest_cfg NAME KERNEL CMDLINE [MEMORY] [EXTRA-LINES]: writes /tmp/NAME.cfg
+guest_cfg() {
+    cat >"/tmp/$1.cfg" <<CFG
+name = "$1"
+type = "pvh"
+kernel = "$2"
+cmdline = "$3"
+memory = ${4:-32}
+vcpus = 1
+vif = [ "bridge=xenbr0,mac=00:16:3e:00:00:02" ]
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+${5:-}
+CFG
+}
+
+# xl_create NAME: create from /tmp/NAME.cfg, logs how long xl took
+xl_create() {
+    local t0 t1
+    t0=$(uptime_ms)
+    harness_log "event=xl-create-start guest=$1"
+    if ! xl create "/tmp/$1.cfg" >"/tmp/$1.xl.log" 2>&1; then
+        cat "/tmp/$1.xl.log"
+        check_fail "xl create $1"
+        return 1
+    fi
+    t1=$(uptime_ms)
+    harness_log "event=xl-create-done guest=$1 xl_create_ms=$((t1 - t0))"
+}
+
+guest_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
+
+# wait_console NAME REGEX TIMEOUT_S: wait for a console line; logs the time
+wait_console() {
+    local name=$1 re=$2 deadline=$(( $(uptime_ms) + $3 * 1000 ))
+    while :; do
+        if grep -Eq -- "$re" "$(guest_log "$name")" 2>/dev/null; then
+            harness_log "event=console-match guest=$name pattern=\"$re\""
+            return 0
+        fi
+        [ "$(uptime_ms)" -lt "$deadline" ] || break
+        sleep 0.2
+    done
+    harness_log "event=console-timeout guest=$name pattern=\"$re\""
+    return 1
+}
+
+# domain_state NAME: the state column of `xl list` (e.g. -b----), empty if gone
+domain_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
+
+# wait_gone NAME TIMEOUT_S: wait until the domain no longer exists
+wait_gone() {
+    local deadline=$(( $(uptime_ms) + $2 * 1000 ))
+    while [ "$(uptime_ms)" -lt "$deadline" ]; do
+        xl domid "$1" >/dev/null 2>&1 || { harness_log "event=domain-gone guest=$1"; return 0; }
+        sleep 0.2
+    done
+    return 1
+}
+
+# Print every guest console and the result, then power off.
+harness_finish() {
+    for f in "$CONSOLE_DIR"/guest-*.log; do
+        [ -e "$f" ] || continue
+        echo "HARNESS: begin-file name=$(basename "$f")"
+        cat "$f"
+        echo "HARNESS: end-file name=$(basename "$f")"
+    done
+    if [ "$HARNESS_FAILS" -eq 0 ]; then
+        harness_log "result=pass"
+    else
+        harness_log "result=fail failures=$HARNESS_FAILS"
+    fi
+    sync
+    busybox poweroff -f
+}

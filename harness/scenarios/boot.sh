@@ -1,0 +1,43 @@
+# Scenario (sourced by dom0's init): the appliance boots as a PVH guest under
+# `xl create`, reads Xen's version from the hypervisor, blocks when idle, and
+# shuts down with the reason it asked for (poweroff, crash after a fault).
+G=/payload/guest.elf
+
+guest_cfg app "$G" "selftest=timer answer=42" 32
+if xl_create app; then
+    check "boot line on the guest console" wait_console app '^appliance: boot version=[^ ]+ entry=pvh cmdline="selftest=timer answer=42"' 30
+    check "xen version line" wait_console app '^xen: version=4\.17 ' 10
+    check "mem line" wait_console app '^mem: total_kib=[0-9]+ free_kib=[0-9]+' 10
+    check "pvclock time line" wait_console app '^time: pvclock ns=[1-9]' 10
+    check "one-shot timer woke the guest" wait_console app '^selftest: timer wakes=[0-9]+ late_us=[0-9]+' 10
+    check "reaches idle" wait_console app '^appliance: idle' 10
+    sleep 2
+    cpu0=$(xl list app | awk 'NR == 2 { print $6 }')
+    st=$(domain_state app)
+    sleep 5
+    cpu1=$(xl list app | awk 'NR == 2 { print $6 }')
+    harness_log "event=idle guest=app state=$st cpu_s_before=$cpu0 cpu_s_after=$cpu1"
+    check "idle domain is blocked (state $st)" [ "${st#*b}" != "$st" ]
+    check "idle domain uses no CPU over 5 s ($cpu0 -> $cpu1)" awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { exit !(b - a < 0.2) }'
+    xl destroy app
+fi
+
+guest_cfg off "$G" "selftest=poweroff" 32
+if xl_create off; then
+    check "poweroff announced" wait_console off '^appliance: shutdown reason=poweroff why="selftest"' 30
+    check "domain gone after poweroff" wait_gone off 20
+    sleep 1
+    check "xl saw shutdown reason code 0 (poweroff)" grep -q 'shut down, reason code 0' /var/log/xen/xl-off.log
+fi
+
+# hap = 0: under nested TCG, Xen's HAP path reports a wrong CR2 to the guest
+# (seen as cr2=0x0); shadow paging reports the real one.
+guest_cfg fault "$G" "selftest=fault" 32 "hap = 0"
+if xl_create fault; then
+    check "page fault reported" wait_console fault '^trap: vector=14 name="page fault" .* cr2=0x7f0000000000' 30
+    check "crash announced" wait_console fault '^appliance: shutdown reason=crash why="exception"' 10
+    check "domain gone after crash" wait_gone fault 20
+    sleep 1
+    check "xl saw shutdown reason code 3 (crash)" grep -q 'shut down, reason code 3' /var/log/xen/xl-fault.log
+fi
+for f in /var/log/xen/xl-*.log; do echo "== $f"; cat "$f"; done
