@@ -85,6 +85,19 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         m.total_kib, m.free_kib, m.heap_kib, m.heap_free_kib
     );
     println!("time: pvclock ns={}", xen::time::now_ns());
+    let (gnttab, gi) = match xen::gnttab::XenGrantTable::new() {
+        Ok(g) => g,
+        Err(e) => {
+            println!("gnttab: error reason=\"{}\"", e);
+            power::crash(e);
+        }
+    };
+    println!(
+        "gnttab: version=1 frames={} max_frames={} free_refs={}",
+        gnttab.frames(),
+        gi.max_frames,
+        gnttab.free_count()
+    );
 
     if let Some(t) = opts.get("selftest") {
         selftest(t);

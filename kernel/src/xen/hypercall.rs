@@ -66,7 +66,7 @@ unsafe fn op_with<T>(op: u32, cmd: u64, arg: &mut T) -> i64 {
 
 // ---- typed wrappers: each pairs one command with its xenabi argument ----
 
-use xenabi::{event_channel as ev, hvm, memory, sched, vcpu, version, xen};
+use xenabi::{event_channel as ev, grant_table as gt, hvm, memory, sched, vcpu, version, xen};
 
 pub fn xen_version() -> u32 {
     // SAFETY: XENVER_version takes no argument pointer.
@@ -271,4 +271,9 @@ pub fn vcpu_stop_periodic_timer(vcpu_id: u32) -> i64 {
             0,
         )
     }
+}
+
+pub fn gnttab_query_size(q: &mut gt::GnttabQuerySize) -> i64 {
+    // SAFETY: GNTTABOP_query_size takes one gnttab_query_size (count 1).
+    unsafe { hypercall5(nr::HYPERVISOR_GRANT_TABLE_OP, gt::GNTTABOP_QUERY_SIZE as u64, q as *mut _ as u64, 1, 0, 0) }
 }

@@ -2,6 +2,7 @@
 //! event channels, pvclock time and timers, blocking, and shutdown.
 
 pub mod events;
+pub mod gnttab;
 pub mod hypercall;
 pub mod time;
 
