@@ -1,0 +1,77 @@
+//! Simulated guest memory: pages that both "domains" of a test hold.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use xenabi::hal::{Gfn, PageAlloc, SharedMem, PAGE_SIZE};
+
+static NEXT_GFN: AtomicU64 = AtomicU64::new(0x1000);
+
+/// One 4 KiB page. Clones share the same memory (guest and peer views).
+#[derive(Clone)]
+pub struct SimPage {
+    gfn: Gfn,
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl SimPage {
+    pub fn new() -> SimPage {
+        SimPage {
+            gfn: NEXT_GFN.fetch_add(1, Ordering::Relaxed),
+            bytes: Arc::new(Mutex::new(vec![0; PAGE_SIZE])),
+        }
+    }
+
+    /// A copy of the whole page (for assertions).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.bytes.lock().unwrap().clone()
+    }
+}
+
+impl Default for SimPage {
+    fn default() -> Self {
+        SimPage::new()
+    }
+}
+
+impl SharedMem for SimPage {
+    fn gfn(&self) -> Gfn {
+        self.gfn
+    }
+    fn len(&self) -> usize {
+        PAGE_SIZE
+    }
+    fn read(&self, off: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.bytes.lock().unwrap()[off..off + buf.len()]);
+    }
+    fn write(&self, off: usize, buf: &[u8]) {
+        self.bytes.lock().unwrap()[off..off + buf.len()].copy_from_slice(buf);
+    }
+    fn read_u32(&self, off: usize) -> u32 {
+        assert!(off % 4 == 0);
+        let b = self.bytes.lock().unwrap();
+        u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+    }
+    fn write_u32(&self, off: usize, val: u32) {
+        assert!(off % 4 == 0);
+        self.bytes.lock().unwrap()[off..off + 4].copy_from_slice(&val.to_le_bytes());
+    }
+}
+
+/// Hands out zeroed pages and counts those still alive.
+#[derive(Default)]
+pub struct SimPageAlloc {
+    pub allocated: u64,
+    pub limit: Option<u64>,
+}
+
+impl PageAlloc for SimPageAlloc {
+    type Page = SimPage;
+    fn alloc_page(&mut self) -> Option<SimPage> {
+        if self.limit.is_some_and(|l| self.allocated >= l) {
+            return None;
+        }
+        self.allocated += 1;
+        Some(SimPage::new())
+    }
+}

@@ -1,0 +1,640 @@
+//! An in-memory xenstored: a tree with per-node permissions, domain paths,
+//! watches (fired on the node and its descendants, and once on
+//! registration), transactions with conflict detection (EAGAIN), and the
+//! daemon's side of each guest's ring page. Its message framing is written
+//! here independently of the client's, so a bug on one side is not mirrored.
+//!
+//! Misbehaviour for hostile-input tests: `misbehave` makes the next reply
+//! garbage, mis-addressed, oversized, jump the producer index, or never come.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use xenabi::hal::SharedMem;
+use xenabi::xs_wire as xs;
+
+use crate::mem::SimPage;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misbehave {
+    /// Reply with an unknown message type.
+    GarbageKind,
+    /// Reply with a request id nobody asked for (then the real reply).
+    WrongReqId,
+    /// Reply with a header claiming a payload over 4096 bytes.
+    OversizeLen,
+    /// Move rsp_prod more than a ring ahead of rsp_cons.
+    ProdJump,
+    /// Swallow the request: no reply ever.
+    Silent,
+    /// Reply with an error name that does not exist.
+    UnknownError,
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    value: Vec<u8>,
+    /// perms[0]: owner and everyone's default access; the rest: per-domain ACL.
+    perms: Vec<(u16, char)>,
+    generation: u64,
+}
+
+struct Watch {
+    domid: u16,
+    path: String, // absolute
+    token: String,
+    relative: bool,
+}
+
+struct Transaction {
+    domid: u16,
+    tree: BTreeMap<String, Node>,
+    /// generation of each node read (0 = absent) when the transaction read it
+    reads: HashMap<String, u64>,
+    writes: Vec<String>,
+}
+
+struct Conn {
+    domid: u16,
+    page: SimPage,
+    inbuf: Vec<u8>,
+    outq: VecDeque<u8>,
+}
+
+pub struct Xenstored {
+    tree: BTreeMap<String, Node>,
+    generation: u64,
+    watches: Vec<Watch>,
+    transactions: HashMap<u32, Transaction>,
+    next_tx: u32,
+    conns: Vec<Conn>,
+    misbehave: VecDeque<Misbehave>,
+    /// Initial watch events, sent right after the XS_WATCH reply.
+    pending_initial: Vec<(u16, Vec<u8>)>,
+    /// Requests served, for tests.
+    pub requests: u64,
+}
+
+const SIZE: u32 = xs::XENSTORE_RING_SIZE as u32;
+
+impl Default for Xenstored {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Xenstored {
+    pub fn new() -> Self {
+        let mut d = Xenstored {
+            tree: BTreeMap::new(),
+            generation: 0,
+            watches: Vec::new(),
+            transactions: HashMap::new(),
+            next_tx: 1,
+            conns: Vec::new(),
+            misbehave: VecDeque::new(),
+            pending_initial: Vec::new(),
+            requests: 0,
+        };
+        d.tree.insert(
+            "/".into(),
+            Node {
+                value: vec![],
+                perms: vec![(0, 'n')],
+                generation: 0,
+            },
+        );
+        d
+    }
+
+    /// Connect domain `domid` through its ring page; creates
+    /// /local/domain/<domid> owned by it, as the toolstack does.
+    pub fn introduce(&mut self, domid: u16, page: SimPage) {
+        let home = format!("/local/domain/{}", domid);
+        self.tool_write(&home, b"");
+        self.tool_set_perms(&home, &[(domid, 'n')]);
+        self.conns.push(Conn {
+            domid,
+            page,
+            inbuf: vec![],
+            outq: VecDeque::new(),
+        });
+    }
+
+    pub fn misbehave(&mut self, m: Misbehave) {
+        self.misbehave.push_back(m);
+    }
+
+    // ---- toolstack side (dom0) ----
+
+    pub fn tool_write(&mut self, path: &str, value: &[u8]) {
+        let mut tree = std::mem::take(&mut self.tree);
+        let r = self.write_node(&mut tree, 0, path, value, true);
+        self.tree = tree;
+        r.expect("toolstack write");
+        self.fire(path);
+    }
+
+    pub fn tool_read(&self, path: &str) -> Option<Vec<u8>> {
+        self.tree.get(path).map(|n| n.value.clone())
+    }
+
+    pub fn tool_rm(&mut self, path: &str) {
+        let mut tree = std::mem::take(&mut self.tree);
+        let _ = Self::rm_node(&mut tree, path);
+        self.tree = tree;
+        self.generation += 1;
+        self.fire(path);
+    }
+
+    pub fn tool_set_perms(&mut self, path: &str, perms: &[(u16, char)]) {
+        if let Some(n) = self.tree.get_mut(path) {
+            n.perms = perms.to_vec();
+        }
+    }
+
+    // ---- tree ----
+
+    fn can(node: &Node, domid: u16, want: char) -> bool {
+        if domid == 0 || node.perms.first().map(|p| p.0) == Some(domid) {
+            return true;
+        }
+        let grant = node
+            .perms
+            .iter()
+            .skip(1)
+            .find(|p| p.0 == domid)
+            .map(|p| p.1)
+            .unwrap_or(node.perms[0].1);
+        grant == 'b' || grant == want
+    }
+
+    fn parent(path: &str) -> Option<&str> {
+        if path == "/" {
+            return None;
+        }
+        Some(match path.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &path[..i],
+            None => "/",
+        })
+    }
+
+    fn write_node(
+        &mut self,
+        tree: &mut BTreeMap<String, Node>,
+        domid: u16,
+        path: &str,
+        value: &[u8],
+        create_parents: bool,
+    ) -> Result<(), &'static str> {
+        self.generation += 1;
+        let generation = self.generation;
+        if let Some(n) = tree.get_mut(path) {
+            if !Self::can(n, domid, 'w') {
+                return Err("EACCES");
+            }
+            n.value = value.to_vec();
+            n.generation = generation;
+            return Ok(());
+        }
+        let parent = Self::parent(path).ok_or("EINVAL")?;
+        if !tree.contains_key(parent) {
+            if !create_parents {
+                return Err("ENOENT");
+            }
+            self.write_node(tree, domid, parent, b"", true)?;
+        }
+        let p = &tree[parent];
+        if !Self::can(p, domid, 'w') {
+            return Err("EACCES");
+        }
+        // A new node inherits its parent's permissions, owned by its creator.
+        let mut perms = p.perms.clone();
+        if domid != 0 {
+            perms[0].0 = domid;
+        }
+        tree.insert(
+            path.to_string(),
+            Node {
+                value: value.to_vec(),
+                perms,
+                generation,
+            },
+        );
+        Ok(())
+    }
+
+    fn rm_node(tree: &mut BTreeMap<String, Node>, path: &str) -> Vec<String> {
+        let prefix = format!("{}/", path);
+        let doomed: Vec<String> = tree
+            .keys()
+            .filter(|k| *k == path || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in &doomed {
+            tree.remove(k);
+        }
+        doomed
+    }
+
+    fn children(tree: &BTreeMap<String, Node>, path: &str) -> Vec<String> {
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{}/", path)
+        };
+        tree.keys()
+            .filter(|k| {
+                k.starts_with(&prefix) && k.len() > prefix.len() && !k[prefix.len()..].contains('/')
+            })
+            .map(|k| k[prefix.len()..].to_string())
+            .collect()
+    }
+
+    fn absolute(domid: u16, path: &str) -> Option<String> {
+        if path.is_empty() || path.len() > xs::XENSTORE_ABS_PATH_MAX || path.contains("//") {
+            return None;
+        }
+        let p = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/local/domain/{}/{}", domid, path)
+        };
+        let p = if p.len() > 1 {
+            p.trim_end_matches('/').to_string()
+        } else {
+            p
+        };
+        Some(p)
+    }
+
+    /// Queue watch events for a change at `path` (absolute).
+    fn fire(&mut self, path: &str) {
+        let mut events = vec![];
+        for w in &self.watches {
+            let hit = path == w.path
+                || path.starts_with(&format!("{}/", w.path))
+                || w.path.starts_with(&format!("{}/", path)) // removal of an ancestor
+                || w.path == "/";
+            if hit {
+                let shown = if w.relative {
+                    let home = format!("/local/domain/{}/", w.domid);
+                    path.strip_prefix(&home).unwrap_or(path).to_string()
+                } else {
+                    path.to_string()
+                };
+                events.push((w.domid, shown, w.token.clone()));
+            }
+        }
+        for (domid, p, token) in events {
+            let mut payload = p.into_bytes();
+            payload.push(0);
+            payload.extend_from_slice(token.as_bytes());
+            payload.push(0);
+            self.send(domid, xs::XS_WATCH_EVENT, 0, 0, &payload);
+        }
+    }
+
+    // ---- ring side ----
+
+    fn send(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+        if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
+            for w in [kind, req_id, tx_id, payload.len() as u32] {
+                c.outq.extend(w.to_le_bytes());
+            }
+            c.outq.extend(payload);
+        }
+    }
+
+    /// Serve every connection once: take requests, answer, flush replies.
+    pub fn process(&mut self) {
+        for i in 0..self.conns.len() {
+            // requests in
+            let (page, domid) = (self.conns[i].page.clone(), self.conns[i].domid);
+            let cons = page.read_u32(xs::XS_REQ_CONS_OFFSET);
+            let prod = page.read_u32(xs::XS_REQ_PROD_OFFSET);
+            let avail = prod.wrapping_sub(cons).min(SIZE);
+            for k in 0..avail {
+                let mut b = [0u8];
+                page.read(
+                    xs::XS_REQ_OFFSET + (cons.wrapping_add(k) % SIZE) as usize,
+                    &mut b,
+                );
+                self.conns[i].inbuf.push(b[0]);
+            }
+            page.write_u32(xs::XS_REQ_CONS_OFFSET, cons.wrapping_add(avail));
+            loop {
+                let buf = &self.conns[i].inbuf;
+                if buf.len() < 16 {
+                    break;
+                }
+                let w = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
+                let (kind, req_id, tx_id, len) = (w(0), w(4), w(8), w(12) as usize);
+                if buf.len() < 16 + len {
+                    break;
+                }
+                let payload = buf[16..16 + len].to_vec();
+                self.conns[i].inbuf.drain(..16 + len);
+                self.requests += 1;
+                self.handle(domid, kind, req_id, tx_id, &payload);
+            }
+            // replies out
+            let c = &mut self.conns[i];
+            let cons = page.read_u32(xs::XS_RSP_CONS_OFFSET);
+            let prod = page.read_u32(xs::XS_RSP_PROD_OFFSET);
+            let space = SIZE - prod.wrapping_sub(cons).min(SIZE);
+            let n = (space as usize).min(c.outq.len());
+            for k in 0..n {
+                let b = c.outq.pop_front().unwrap();
+                page.write(
+                    xs::XS_RSP_OFFSET + (prod.wrapping_add(k as u32) % SIZE) as usize,
+                    &[b],
+                );
+            }
+            page.write_u32(xs::XS_RSP_PROD_OFFSET, prod.wrapping_add(n as u32));
+        }
+    }
+
+    fn handle(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+        match self.misbehave.pop_front() {
+            None => {}
+            Some(Misbehave::Silent) => return,
+            Some(Misbehave::GarbageKind) => {
+                return self.send(domid, 0x7777, req_id, tx_id, b"junk")
+            }
+            Some(Misbehave::UnknownError) => {
+                return self.send(domid, xs::XS_ERROR, req_id, tx_id, b"EWEIRD\0")
+            }
+            Some(Misbehave::WrongReqId) => {
+                self.send(domid, kind, req_id.wrapping_add(1000), tx_id, b"OK\0")
+            }
+            Some(Misbehave::OversizeLen) => {
+                if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
+                    for w in [kind, req_id, tx_id, 5000] {
+                        c.outq.extend(w.to_le_bytes());
+                    }
+                }
+                return;
+            }
+            Some(Misbehave::ProdJump) => {
+                if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
+                    let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
+                    c.page
+                        .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_add(5000));
+                }
+                return;
+            }
+        }
+        let reply = self.execute(domid, kind, tx_id, payload);
+        match reply {
+            Ok(p) => self.send(domid, kind, req_id, tx_id, &p),
+            Err(e) => {
+                let mut p = e.as_bytes().to_vec();
+                p.push(0);
+                self.send(domid, xs::XS_ERROR, req_id, tx_id, &p);
+            }
+        }
+        for (d, ev) in std::mem::take(&mut self.pending_initial) {
+            self.send(d, xs::XS_WATCH_EVENT, 0, 0, &ev);
+        }
+    }
+
+    fn execute(
+        &mut self,
+        domid: u16,
+        kind: u32,
+        tx_id: u32,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, &'static str> {
+        let parts: Vec<&[u8]> = payload
+            .strip_suffix(b"\0")
+            .unwrap_or(payload)
+            .split(|&b| b == 0)
+            .collect();
+        let s = |i: usize| {
+            parts
+                .get(i)
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .ok_or("EINVAL")
+        };
+        if tx_id != 0 && !self.transactions.contains_key(&tx_id) {
+            return Err("ENOENT");
+        }
+        match kind {
+            xs::XS_READ | xs::XS_DIRECTORY | xs::XS_GET_PERMS => {
+                let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
+                self.note_read(tx_id, &path);
+                let tree = self.tree_of(tx_id);
+                let node = tree.get(&path).ok_or("ENOENT")?;
+                if !Self::can(node, domid, 'r') {
+                    return Err("EACCES");
+                }
+                Ok(match kind {
+                    xs::XS_READ => node.value.clone(),
+                    xs::XS_GET_PERMS => node
+                        .perms
+                        .iter()
+                        .flat_map(|(d, p)| format!("{}{}\0", p, d).into_bytes())
+                        .collect(),
+                    _ => Self::children(tree, &path)
+                        .into_iter()
+                        .flat_map(|c| format!("{}\0", c).into_bytes())
+                        .collect(),
+                })
+            }
+            xs::XS_WRITE | xs::XS_MKDIR => {
+                let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
+                let value = if kind == xs::XS_WRITE {
+                    let at = payload.iter().position(|&b| b == 0).ok_or("EINVAL")? + 1;
+                    payload[at..].to_vec()
+                } else {
+                    vec![]
+                };
+                if kind == xs::XS_MKDIR && self.tree_of(tx_id).contains_key(&path) {
+                    return Ok(b"OK\0".to_vec());
+                }
+                self.modify(domid, tx_id, &path, |d, tree| {
+                    d.write_node(tree, domid, &path, &value, true)
+                })?;
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_RM => {
+                let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
+                let tree = self.tree_of(tx_id);
+                match tree.get(&path) {
+                    None => {
+                        let parent_exists =
+                            Self::parent(&path).is_some_and(|p| tree.contains_key(p));
+                        return if parent_exists {
+                            Ok(b"OK\0".to_vec())
+                        } else {
+                            Err("ENOENT")
+                        };
+                    }
+                    Some(n) if !Self::can(n, domid, 'w') => return Err("EACCES"),
+                    _ => {}
+                }
+                self.modify(domid, tx_id, &path, |d, tree| {
+                    d.generation += 1;
+                    Self::rm_node(tree, &path);
+                    Ok(())
+                })?;
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_SET_PERMS => {
+                let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
+                let mut perms = vec![];
+                for p in parts.iter().skip(1) {
+                    let p = std::str::from_utf8(p).map_err(|_| "EINVAL")?;
+                    let mode = p.chars().next().ok_or("EINVAL")?;
+                    let d: u16 = p[1..].parse().map_err(|_| "EINVAL")?;
+                    if !"nrwb".contains(mode) {
+                        return Err("EINVAL");
+                    }
+                    perms.push((d, mode));
+                }
+                if perms.is_empty() {
+                    return Err("EINVAL");
+                }
+                let node = self.tree.get_mut(&path).ok_or("ENOENT")?;
+                if domid != 0 && node.perms[0].0 != domid {
+                    return Err("EACCES");
+                }
+                node.perms = perms;
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_WATCH => {
+                let (p, token) = (s(0)?, s(1)?.to_string());
+                let path = Self::absolute(domid, p).ok_or("EINVAL")?;
+                if self
+                    .watches
+                    .iter()
+                    .any(|w| w.domid == domid && w.path == path && w.token == token)
+                {
+                    return Err("EEXIST");
+                }
+                self.watches.push(Watch {
+                    domid,
+                    path: path.clone(),
+                    token,
+                    relative: !p.starts_with('/'),
+                });
+                // reply first, then the initial event, as xenstored does
+                let n = self.watches.len() - 1;
+                let w = &self.watches[n];
+                let mut ev = if w.relative {
+                    p.as_bytes().to_vec()
+                } else {
+                    path.into_bytes()
+                };
+                ev.push(0);
+                ev.extend_from_slice(w.token.as_bytes());
+                ev.push(0);
+                self.pending_initial.push((domid, ev));
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_UNWATCH => {
+                let (p, token) = (s(0)?, s(1)?);
+                let path = Self::absolute(domid, p).ok_or("EINVAL")?;
+                let before = self.watches.len();
+                self.watches
+                    .retain(|w| !(w.domid == domid && w.path == path && w.token == token));
+                if self.watches.len() == before {
+                    return Err("ENOENT");
+                }
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_TRANSACTION_START => {
+                let id = self.next_tx;
+                self.next_tx += 1;
+                self.transactions.insert(
+                    id,
+                    Transaction {
+                        domid,
+                        tree: self.tree.clone(),
+                        reads: HashMap::new(),
+                        writes: vec![],
+                    },
+                );
+                Ok(format!("{}\0", id).into_bytes())
+            }
+            xs::XS_TRANSACTION_END => {
+                let t = self.transactions.remove(&tx_id).ok_or("ENOENT")?;
+                if t.domid != domid {
+                    return Err("EACCES");
+                }
+                if s(0)? != "T" {
+                    return Ok(b"OK\0".to_vec());
+                }
+                let conflict = t
+                    .reads
+                    .iter()
+                    .any(|(p, g)| self.tree.get(p).map(|n| n.generation).unwrap_or(0) != *g);
+                if conflict {
+                    return Err("EAGAIN");
+                }
+                for p in &t.writes {
+                    match t.tree.get(p) {
+                        Some(n) => {
+                            self.generation += 1;
+                            let mut n = n.clone();
+                            n.generation = self.generation;
+                            self.tree.insert(p.clone(), n);
+                        }
+                        None => {
+                            Self::rm_node(&mut self.tree, p);
+                        }
+                    }
+                }
+                for p in &t.writes {
+                    self.fire(p);
+                }
+                Ok(b"OK\0".to_vec())
+            }
+            xs::XS_GET_DOMAIN_PATH => Ok(format!("/local/domain/{}\0", s(0)?).into_bytes()),
+            _ => Err("ENOSYS"),
+        }
+    }
+
+    fn tree_of(&self, tx_id: u32) -> &BTreeMap<String, Node> {
+        match self.transactions.get(&tx_id) {
+            Some(t) if tx_id != 0 => &t.tree,
+            _ => &self.tree,
+        }
+    }
+
+    /// Remember what a transaction read, for conflict detection at commit.
+    fn note_read(&mut self, tx_id: u32, path: &str) {
+        if let Some(t) = self.transactions.get_mut(&tx_id) {
+            if !t.writes.iter().any(|w| w == path) {
+                let g = t.tree.get(path).map(|n| n.generation).unwrap_or(0);
+                t.reads.entry(path.to_string()).or_insert(g);
+            }
+        }
+    }
+
+    fn modify(
+        &mut self,
+        _domid: u16,
+        tx_id: u32,
+        path: &str,
+        f: impl FnOnce(&mut Self, &mut BTreeMap<String, Node>) -> Result<(), &'static str>,
+    ) -> Result<(), &'static str> {
+        if tx_id == 0 {
+            let mut tree = std::mem::take(&mut self.tree);
+            let r = f(self, &mut tree);
+            self.tree = tree;
+            r?;
+            self.fire(path);
+        } else {
+            let mut t = self.transactions.remove(&tx_id).ok_or("ENOENT")?;
+            let r = f(self, &mut t.tree);
+            if r.is_ok() {
+                t.writes.push(path.to_string());
+            }
+            self.transactions.insert(tx_id, t);
+            r?;
+        }
+        Ok(())
+    }
+}
