@@ -19,7 +19,27 @@ if xl_create app; then
     harness_log "event=idle guest=app state=$st cpu_s_before=$cpu0 cpu_s_after=$cpu1"
     check "idle domain is blocked (state $st)" [ "${st#*b}" != "$st" ]
     check "idle domain uses no CPU over 5 s ($cpu0 -> $cpu1)" awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { exit !(b - a < 0.2) }'
-    xl destroy app
+    domid=$(xl domid app)
+    check "device listed from xenstore" wait_console app "^xenstore: device vif/0 backend=/local/domain/0/backend/vif/$domid/0 backend-id=0 mac=00:16:3e:00:00:02\$" 10
+    v=$(xenstore-read "/local/domain/$domid/data/appliance/version" 2>&1)
+    harness_log "event=xenstore-read key=data/appliance/version value=\"$v\""
+    check "dom0 reads data/appliance/version ($v)" [ -n "$v" ] && grep -q "^appliance: boot version=$v " "$(guest_log app)"
+    check "guest advertises feature-poweroff" [ "$(xenstore-read /local/domain/$domid/control/feature-poweroff)" = 1 ]
+    xl shutdown app
+    check "xl shutdown: guest says why" wait_console app '^appliance: shutdown reason=poweroff why="xl shutdown' 20
+    check "xl shutdown: domain gone" wait_gone app 20
+    sleep 1
+    check "xl shutdown: reason code 0 (poweroff)" grep -q 'shut down, reason code 0' /var/log/xen/xl-app.log
+fi
+
+guest_cfg rb "$G" "" 32
+if xl_create rb; then
+    check "reboot guest idles" wait_console rb '^appliance: idle' 30
+    xl reboot rb
+    check "xl reboot: guest says why" wait_console rb '^appliance: shutdown reason=reboot why="xl reboot' 20
+    check "xl reboot: domain gone (on_reboot=destroy)" wait_gone rb 20
+    sleep 1
+    check "xl reboot: reason code 1 (reboot)" grep -q 'shut down, reason code 1' /var/log/xen/xl-rb.log
 fi
 
 guest_cfg off "$G" "selftest=poweroff" 32

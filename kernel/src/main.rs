@@ -13,6 +13,7 @@ mod console;
 mod mem;
 mod paging;
 mod power;
+mod store;
 mod sync;
 mod trap;
 mod xen;
@@ -99,15 +100,51 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         gnttab.free_count()
     );
 
+    let (mut xs, xs_port) = match store::connect() {
+        Ok(x) => x,
+        Err(e) => {
+            println!("xenstore: error reason=\"{}\"", e);
+            power::crash(e);
+        }
+    };
+    if let Err(e) = xenstore_setup(&mut xs) {
+        println!("xenstore: error reason=\"{}\"", e);
+        power::crash("xenstore setup failed");
+    }
+
     if let Some(t) = opts.get("selftest") {
         selftest(t);
     }
 
     println!("appliance: idle");
+    let mut xs_ok = true;
     loop {
         xen::block_until(None);
         xen::time::timer_fired();
+        if xs_ok && (xen::events::take_pending(xs_port) || xs.readable()) {
+            xs_ok = store::poll(&mut xs);
+        }
     }
+}
+
+/// Say what we support, list our devices, and publish what we are.
+fn xenstore_setup(xs: &mut store::Store) -> Result<(), xenstore::Error> {
+    use xenstore::xenbus;
+    xenbus::control_init(xs)?;
+    let home = xs.read_string("domid").unwrap_or_default();
+    println!("xenstore: connected domid={} control=poweroff,reboot", home);
+    for d in xenbus::enumerate(xs, "vif")? {
+        println!(
+            "xenstore: device {} backend={} backend-id={} mac={}",
+            d.path.trim_start_matches("device/"),
+            d.backend,
+            d.backend_id,
+            d.mac.as_deref().unwrap_or("-")
+        );
+    }
+    xenbus::report(xs, "data/appliance/version", VERSION)?;
+    xenbus::report(xs, "data/appliance/status", "running")?;
+    Ok(())
 }
 
 /// Command-line self tests, used by the harness to prove the platform paths.

@@ -29,13 +29,27 @@ pub struct GrantTableInfo {
 impl XenGrantTable {
     /// Query the limits and map the first frame.
     pub fn new() -> Result<(XenGrantTable, GrantTableInfo), &'static str> {
-        let mut q = gt::GnttabQuerySize { dom: xenabi::xen::DOMID_SELF, ..Default::default() };
+        let mut q = gt::GnttabQuerySize {
+            dom: xenabi::xen::DOMID_SELF,
+            ..Default::default()
+        };
         if hypercall::gnttab_query_size(&mut q) < 0 || q.status != gt::GNTST_OKAY {
             return Err("GNTTABOP_query_size failed");
         }
-        let mut t = XenGrantTable { frames: Vec::new(), max_frames: q.max_nr_frames, free: Vec::new() };
-        t.grow().map_err(|_| "cannot map the first grant-table frame")?;
-        Ok((t, GrantTableInfo { frames: q.nr_frames, max_frames: q.max_nr_frames }))
+        let mut t = XenGrantTable {
+            frames: Vec::new(),
+            max_frames: q.max_nr_frames,
+            free: Vec::new(),
+        };
+        t.grow()
+            .map_err(|_| "cannot map the first grant-table frame")?;
+        Ok((
+            t,
+            GrantTableInfo {
+                frames: q.nr_frames,
+                max_frames: q.max_nr_frames,
+            },
+        ))
     }
 
     pub fn frames(&self) -> usize {
@@ -68,7 +82,10 @@ impl XenGrantTable {
         if r < gt::GNTTAB_NR_RESERVED_ENTRIES || frame >= self.frames.len() {
             return Err(GrantError::BadRef);
         }
-        Ok((&self.frames[frame], (r % gt::ENTRIES_PER_FRAME) as usize * gt::GRANT_ENTRY_SIZE))
+        Ok((
+            &self.frames[frame],
+            (r % gt::ENTRIES_PER_FRAME) as usize * gt::GRANT_ENTRY_SIZE,
+        ))
     }
 
     pub fn free_count(&self) -> usize {
@@ -95,7 +112,13 @@ impl GrantTable for XenGrantTable {
         }
     }
 
-    fn grant(&mut self, r: GrantRef, domid: DomId, gfn: Gfn, readonly: bool) -> Result<(), GrantError> {
+    fn grant(
+        &mut self,
+        r: GrantRef,
+        domid: DomId,
+        gfn: Gfn,
+        readonly: bool,
+    ) -> Result<(), GrantError> {
         let (f, off) = self.entry(r)?;
         if gfn > u32::MAX as u64 {
             return Err(GrantError::BadRef); // v1 entries hold a 32-bit frame

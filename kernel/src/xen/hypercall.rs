@@ -275,5 +275,14 @@ pub fn vcpu_stop_periodic_timer(vcpu_id: u32) -> i64 {
 
 pub fn gnttab_query_size(q: &mut gt::GnttabQuerySize) -> i64 {
     // SAFETY: GNTTABOP_query_size takes one gnttab_query_size (count 1).
-    unsafe { hypercall5(nr::HYPERVISOR_GRANT_TABLE_OP, gt::GNTTABOP_QUERY_SIZE as u64, q as *mut _ as u64, 1, 0, 0) }
+    unsafe {
+        hypercall5(
+            nr::HYPERVISOR_GRANT_TABLE_OP,
+            gt::GNTTABOP_QUERY_SIZE as u64,
+            q as *mut _ as u64,
+            1,
+            0,
+            0,
+        )
+    }
 }
