@@ -6,8 +6,10 @@
 //! beside `xenstored` as modules of their own.
 
 pub mod clock;
+pub mod grant;
 pub mod mem;
 pub mod xenstored;
 
 pub use clock::SimClock;
-pub use mem::{SimPage, SimPageAlloc};
+pub use grant::{ArrayGrantTable, SimGrantTable};
+pub use mem::{SimMemory, SimPage, SimPageAlloc};

@@ -1,5 +1,8 @@
 //! Simulated guest memory: pages that both "domains" of a test hold.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -58,11 +61,48 @@ impl SharedMem for SimPage {
     }
 }
 
-/// Hands out zeroed pages and counts those still alive.
+/// Guest memory by frame number, so the simulated hypervisor can resolve
+/// the frame in a grant entry to the page behind it.
+#[derive(Clone, Default)]
+pub struct SimMemory(Rc<RefCell<HashMap<Gfn, SimPage>>>);
+
+impl SimMemory {
+    pub fn new() -> Self {
+        SimMemory::default()
+    }
+    pub fn register(&self, p: &SimPage) {
+        self.0.borrow_mut().insert(p.gfn, p.clone());
+    }
+    pub fn page(&self, gfn: Gfn) -> Option<SimPage> {
+        self.0.borrow().get(&gfn).cloned()
+    }
+    /// Pages somebody besides this registry still holds.
+    pub fn live_pages(&self) -> usize {
+        self.0
+            .borrow()
+            .values()
+            .filter(|p| Arc::strong_count(&p.bytes) > 1)
+            .count()
+    }
+}
+
+/// Hands out zeroed pages registered in a `SimMemory`; `limit` simulates
+/// running out of memory.
 #[derive(Default)]
 pub struct SimPageAlloc {
+    pub memory: SimMemory,
     pub allocated: u64,
     pub limit: Option<u64>,
+}
+
+impl SimPageAlloc {
+    pub fn new(memory: SimMemory) -> Self {
+        SimPageAlloc {
+            memory,
+            allocated: 0,
+            limit: None,
+        }
+    }
 }
 
 impl PageAlloc for SimPageAlloc {
@@ -72,6 +112,8 @@ impl PageAlloc for SimPageAlloc {
             return None;
         }
         self.allocated += 1;
-        Some(SimPage::new())
+        let p = SimPage::new();
+        self.memory.register(&p);
+        Some(p)
     }
 }

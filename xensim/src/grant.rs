@@ -1,0 +1,269 @@
+//! The hypervisor's view of one guest's v1 grant table. The guest side is
+//! `hal::GrantTable`; the peer side (a simulated backend) maps and copies
+//! through it, with domid and read-only enforced and in-use tracked the way
+//! GTF_reading/GTF_writing work, so ending access while mapped fails.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use xenabi::grant_table as gt;
+use xenabi::hal::{DomId, Gfn, GrantError, GrantRef, GrantTable, SharedMem, PAGE_SIZE};
+
+use crate::mem::{SimMemory, SimPage};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantEntry {
+    pub flags: u16,
+    pub domid: DomId,
+    pub frame: Gfn,
+}
+
+struct State {
+    entries: HashMap<GrantRef, GrantEntry>,
+    free: Vec<GrantRef>,
+    allocated: HashMap<GrantRef, ()>,
+    mapped: HashMap<GrantRef, u32>,
+    memory: SimMemory,
+    /// grant operations refused, for tests
+    refused: u64,
+}
+
+/// Cloneable handle: the guest and its peer hold the same table.
+#[derive(Clone)]
+pub struct SimGrantTable(Rc<RefCell<State>>);
+
+impl SimGrantTable {
+    pub fn new(memory: SimMemory, capacity: u32) -> Self {
+        let free = (gt::GNTTAB_NR_RESERVED_ENTRIES..capacity).rev().collect();
+        SimGrantTable(Rc::new(RefCell::new(State {
+            entries: HashMap::new(),
+            free,
+            allocated: HashMap::new(),
+            mapped: HashMap::new(),
+            memory,
+            refused: 0,
+        })))
+    }
+
+    pub fn entry(&self, r: GrantRef) -> Option<GrantEntry> {
+        self.0.borrow().entries.get(&r).copied()
+    }
+
+    /// Entries still granting access: after a clean shutdown this is empty.
+    pub fn active(&self) -> Vec<GrantRef> {
+        let mut v: Vec<_> = self
+            .0
+            .borrow()
+            .entries
+            .iter()
+            .filter(|(_, e)| e.flags & gt::GTF_TYPE_MASK != 0)
+            .map(|(r, _)| *r)
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn allocated_refs(&self) -> usize {
+        self.0.borrow().allocated.len()
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.0.borrow().refused
+    }
+
+    fn check(&self, peer: DomId, r: GrantRef, write: bool) -> Result<SimPage, i16> {
+        let mut s = self.0.borrow_mut();
+        let e = match s.entries.get(&r) {
+            Some(e) if e.flags & gt::GTF_TYPE_MASK == gt::GTF_PERMIT_ACCESS => *e,
+            _ => {
+                s.refused += 1;
+                return Err(gt::GNTST_BAD_GNTREF);
+            }
+        };
+        if e.domid != peer || (write && e.flags & gt::GTF_READONLY != 0) {
+            s.refused += 1;
+            return Err(gt::GNTST_PERMISSION_DENIED);
+        }
+        s.memory.page(e.frame).ok_or(gt::GNTST_BAD_PAGE)
+    }
+
+    /// Map a grant (GNTTABOP_map_grant_ref): the entry is in use until unmap.
+    pub fn map(&self, peer: DomId, r: GrantRef, readonly: bool) -> Result<SimPage, i16> {
+        let page = self.check(peer, r, !readonly)?;
+        let mut s = self.0.borrow_mut();
+        *s.mapped.entry(r).or_insert(0) += 1;
+        let e = s.entries.get_mut(&r).unwrap();
+        e.flags |= if readonly {
+            gt::GTF_READING
+        } else {
+            gt::GTF_READING | gt::GTF_WRITING
+        };
+        Ok(page)
+    }
+
+    pub fn unmap(&self, r: GrantRef) {
+        let mut s = self.0.borrow_mut();
+        let left = match s.mapped.get_mut(&r) {
+            Some(n) => {
+                *n -= 1;
+                *n
+            }
+            None => return,
+        };
+        if left == 0 {
+            s.mapped.remove(&r);
+            if let Some(e) = s.entries.get_mut(&r) {
+                e.flags &= !(gt::GTF_READING | gt::GTF_WRITING);
+            }
+        }
+    }
+
+    /// GNTTABOP_copy from the granted page into `buf`.
+    pub fn copy_from(
+        &self,
+        peer: DomId,
+        r: GrantRef,
+        offset: usize,
+        buf: &mut [u8],
+    ) -> Result<(), i16> {
+        if offset + buf.len() > PAGE_SIZE {
+            return Err(gt::GNTST_BAD_COPY_ARG);
+        }
+        self.check(peer, r, false)?.read(offset, buf);
+        Ok(())
+    }
+
+    /// GNTTABOP_copy from `data` into the granted page (needs a writable grant).
+    pub fn copy_to(&self, peer: DomId, r: GrantRef, offset: usize, data: &[u8]) -> Result<(), i16> {
+        if offset + data.len() > PAGE_SIZE {
+            return Err(gt::GNTST_BAD_COPY_ARG);
+        }
+        self.check(peer, r, true)?.write(offset, data);
+        Ok(())
+    }
+}
+
+impl GrantTable for SimGrantTable {
+    fn alloc_refs(&mut self, n: usize, out: &mut Vec<GrantRef>) -> Result<(), GrantError> {
+        let mut s = self.0.borrow_mut();
+        if s.free.len() < n {
+            return Err(GrantError::Exhausted);
+        }
+        for _ in 0..n {
+            let r = s.free.pop().unwrap();
+            s.allocated.insert(r, ());
+            out.push(r);
+        }
+        Ok(())
+    }
+
+    fn free_ref(&mut self, r: GrantRef) {
+        let mut s = self.0.borrow_mut();
+        let granted = s.entries.get(&r).is_some_and(|e| e.flags != 0);
+        if !granted && s.allocated.remove(&r).is_some() {
+            s.free.push(r);
+        }
+    }
+
+    fn grant(
+        &mut self,
+        r: GrantRef,
+        domid: DomId,
+        gfn: Gfn,
+        readonly: bool,
+    ) -> Result<(), GrantError> {
+        let mut s = self.0.borrow_mut();
+        if !s.allocated.contains_key(&r) {
+            return Err(GrantError::BadRef);
+        }
+        if s.entries.get(&r).is_some_and(|e| e.flags != 0) {
+            return Err(GrantError::InUse);
+        }
+        let flags = gt::GTF_PERMIT_ACCESS | if readonly { gt::GTF_READONLY } else { 0 };
+        s.entries.insert(
+            r,
+            GrantEntry {
+                flags,
+                domid,
+                frame: gfn,
+            },
+        );
+        Ok(())
+    }
+
+    fn end_access(&mut self, r: GrantRef) -> Result<(), GrantError> {
+        let mut s = self.0.borrow_mut();
+        let e = s.entries.get_mut(&r).ok_or(GrantError::BadRef)?;
+        if e.flags & (gt::GTF_READING | gt::GTF_WRITING) != 0 {
+            return Err(GrantError::InUse);
+        }
+        e.flags = 0;
+        Ok(())
+    }
+}
+
+/// A flat grant table with no peer: entries in a vector, references from
+/// busdma-style free stack. For benchmarks and allocation counting, where the
+/// simulator's bookkeeping would dominate what is measured.
+pub struct ArrayGrantTable {
+    entries: Vec<GrantEntry>,
+    free: Vec<GrantRef>,
+}
+
+impl ArrayGrantTable {
+    pub fn new(capacity: u32) -> Self {
+        let free: Vec<GrantRef> = (gt::GNTTAB_NR_RESERVED_ENTRIES..capacity).rev().collect();
+        let empty = GrantEntry {
+            flags: 0,
+            domid: 0,
+            frame: 0,
+        };
+        ArrayGrantTable {
+            entries: vec![empty; capacity as usize],
+            free,
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.entries.iter().filter(|e| e.flags != 0).count()
+    }
+
+    pub fn free_count(&self) -> usize {
+        self.free.len()
+    }
+}
+
+impl GrantTable for ArrayGrantTable {
+    fn alloc_refs(&mut self, n: usize, out: &mut Vec<GrantRef>) -> Result<(), GrantError> {
+        if self.free.len() < n {
+            return Err(GrantError::Exhausted);
+        }
+        let at = self.free.len() - n;
+        out.extend(self.free.drain(at..));
+        Ok(())
+    }
+    fn free_ref(&mut self, r: GrantRef) {
+        self.free.push(r);
+    }
+    fn grant(
+        &mut self,
+        r: GrantRef,
+        domid: DomId,
+        gfn: Gfn,
+        readonly: bool,
+    ) -> Result<(), GrantError> {
+        let e = self.entries.get_mut(r as usize).ok_or(GrantError::BadRef)?;
+        *e = GrantEntry {
+            flags: gt::GTF_PERMIT_ACCESS | if readonly { gt::GTF_READONLY } else { 0 },
+            domid,
+            frame: gfn,
+        };
+        Ok(())
+    }
+    fn end_access(&mut self, r: GrantRef) -> Result<(), GrantError> {
+        let e = self.entries.get_mut(r as usize).ok_or(GrantError::BadRef)?;
+        e.flags = 0;
+        Ok(())
+    }
+}
