@@ -42,6 +42,18 @@ if xl_create rb; then
     check "xl reboot: reason code 1 (reboot)" grep -q 'shut down, reason code 1' /var/log/xen/xl-rb.log
 fi
 
+# Grant table against a real peer: dom0 maps what the guest granted.
+guest_cfg gnt "$G" "selftest=gnttab" 32
+if xl_create gnt; then
+    check "guest granted a page" wait_console gnt '^gnttab: selftest granted ref=[0-9]+ ' 30
+    python3 /payload/gntmap.py "$(xl domid gnt)" >/tmp/gntmap.log 2>&1
+    cat /tmp/gntmap.log
+    check "dom0 mapped the grant and read what the guest wrote" grep -q '^gntmap: mapped .* match=1' /tmp/gntmap.log
+    check "end of access refused while dom0 maps it" wait_console gnt '^gnttab: selftest end_access=in-use' 20
+    check "end of access succeeds after unmap" wait_console gnt '^gnttab: selftest end_access=ok after unmap' 20
+    xl destroy gnt
+fi
+
 guest_cfg off "$G" "selftest=poweroff" 32
 if xl_create off; then
     check "poweroff announced" wait_console off '^appliance: shutdown reason=poweroff why="selftest"' 30

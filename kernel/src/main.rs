@@ -13,6 +13,7 @@ mod console;
 mod mem;
 mod paging;
 mod power;
+mod selftest_gnttab;
 mod store;
 mod sync;
 mod trap;
@@ -86,7 +87,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         m.total_kib, m.free_kib, m.heap_kib, m.heap_free_kib
     );
     println!("time: pvclock ns={}", xen::time::now_ns());
-    let (gnttab, gi) = match xen::gnttab::XenGrantTable::new() {
+    let (mut gnttab, gi) = match xen::gnttab::XenGrantTable::new() {
         Ok(g) => g,
         Err(e) => {
             println!("gnttab: error reason=\"{}\"", e);
@@ -112,8 +113,10 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         power::crash("xenstore setup failed");
     }
 
-    if let Some(t) = opts.get("selftest") {
-        selftest(t);
+    match opts.get("selftest") {
+        Some("gnttab") => selftest_gnttab::run(&mut xs, &mut gnttab),
+        Some(t) => selftest(t),
+        None => {}
     }
 
     println!("appliance: idle");

@@ -31,8 +31,10 @@ pub type Store = Client<PhysRegion, KernelWait>;
 
 /// Connect to xenstored through the page the toolstack set up for us.
 pub fn connect() -> Result<(Store, u32), &'static str> {
-    let pfn = hypercall::hvm_get_param(hvm::HVM_PARAM_STORE_PFN).map_err(|_| "no HVM_PARAM_STORE_PFN")?;
-    let port = hypercall::hvm_get_param(hvm::HVM_PARAM_STORE_EVTCHN).map_err(|_| "no HVM_PARAM_STORE_EVTCHN")? as u32;
+    let pfn =
+        hypercall::hvm_get_param(hvm::HVM_PARAM_STORE_PFN).map_err(|_| "no HVM_PARAM_STORE_PFN")?;
+    let port = hypercall::hvm_get_param(hvm::HVM_PARAM_STORE_EVTCHN)
+        .map_err(|_| "no HVM_PARAM_STORE_EVTCHN")? as u32;
     if pfn == 0 || port == 0 {
         return Err("toolstack gave no xenstore ring");
     }
@@ -49,10 +51,17 @@ pub fn poll(xs: &mut Store) -> bool {
     loop {
         match xs.poll_event() {
             Ok(Some(ev)) if ev.token == xenbus::SHUTDOWN_TOKEN => match xenbus::take_request(xs) {
-                Ok(Some(Request::Poweroff)) => power::shutdown(Reason::Poweroff, "xl shutdown (control/shutdown=poweroff)"),
-                Ok(Some(Request::Reboot)) => power::shutdown(Reason::Reboot, "xl reboot (control/shutdown=reboot)"),
+                Ok(Some(Request::Poweroff)) => {
+                    power::shutdown(Reason::Poweroff, "xl shutdown (control/shutdown=poweroff)")
+                }
+                Ok(Some(Request::Reboot)) => {
+                    power::shutdown(Reason::Reboot, "xl reboot (control/shutdown=reboot)")
+                }
                 Ok(Some(Request::Unsupported(what))) => {
-                    println!("control: error reason=\"unsupported request\" request=\"{}\"", what)
+                    println!(
+                        "control: error reason=\"unsupported request\" request=\"{}\"",
+                        what
+                    )
                 }
                 Ok(None) => {}
                 Err(e) => println!("control: error reason=\"{}\"", e),

@@ -7,6 +7,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use busdma::RefAllocator;
 use xenabi::grant_table as gt;
 use xenabi::hal::{DomId, Gfn, GrantError, GrantRef, GrantTable};
 
@@ -17,8 +18,8 @@ pub struct XenGrantTable {
     /// Frames Xen mapped for us, in table order (each holds 512 entries).
     frames: Vec<PhysRegion>,
     max_frames: u32,
-    /// Free references (never the reserved first 8).
-    free: Vec<GrantRef>,
+    /// Reference bookkeeping (never the reserved first 8).
+    refs: RefAllocator,
 }
 
 pub struct GrantTableInfo {
@@ -39,7 +40,7 @@ impl XenGrantTable {
         let mut t = XenGrantTable {
             frames: Vec::new(),
             max_frames: q.max_nr_frames,
-            free: Vec::new(),
+            refs: RefAllocator::new(0),
         };
         t.grow()
             .map_err(|_| "cannot map the first grant-table frame")?;
@@ -68,12 +69,8 @@ impl XenGrantTable {
             .map_err(|_| GrantError::Exhausted)?;
         // Xen replaced our RAM frame with the grant frame: it is never freed.
         self.frames.push(page.leak());
-        let first = idx * gt::ENTRIES_PER_FRAME;
-        let start = first.max(gt::GNTTAB_NR_RESERVED_ENTRIES);
-        // Push in reverse so low references are handed out first.
-        for r in (start..first + gt::ENTRIES_PER_FRAME).rev() {
-            self.free.push(r);
-        }
+        self.refs
+            .grow(self.frames.len() as u32 * gt::ENTRIES_PER_FRAME);
         Ok(())
     }
 
@@ -89,25 +86,26 @@ impl XenGrantTable {
     }
 
     pub fn free_count(&self) -> usize {
-        self.free.len()
+        self.refs.free_count()
     }
 }
 
 impl GrantTable for XenGrantTable {
     fn alloc_refs(&mut self, n: usize, out: &mut Vec<GrantRef>) -> Result<(), GrantError> {
-        while self.free.len() < n {
+        while self.refs.free_count() < n {
             self.grow()?;
         }
-        let at = self.free.len() - n;
-        out.extend(self.free.drain(at..).rev());
-        Ok(())
+        self.refs.alloc_batch(n, out)
     }
 
     fn free_ref(&mut self, r: GrantRef) {
         if let Ok((f, off)) = self.entry(r) {
             // Only an entry that grants nothing may go back to the pool.
-            if f.read_u16(off + gt::GRANT_ENTRY_FLAGS_OFFSET) == 0 {
-                self.free.push(r);
+            if f.read_u16(off + gt::GRANT_ENTRY_FLAGS_OFFSET) == 0 && self.refs.free(r).is_err() {
+                crate::println!(
+                    "gnttab: error reason=\"free of a reference not allocated\" ref={}",
+                    r
+                );
             }
         }
     }
