@@ -6,6 +6,8 @@
 #   ./run.sh qemu [args]       boot under plain QEMU (no Xen: it says so and powers off)
 #   ./run.sh xen [scenario]    real-Xen harness run (default scenario: boot)
 #   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg
+#   ./run.sh bench             micro-benchmarks (busdma load/unload), numbers under target/criterion
+#   ./run.sh fuzz [SECONDS]    every cargo-fuzz target for SECONDS each (default 60)
 #   ./run.sh deps              install what the build and the harness need
 set -euo pipefail
 
@@ -60,6 +62,26 @@ xl_run() {
     exec xl create -c "$BUILD/appliance.cfg"
 }
 
+bench() {
+    (cd "$ROOT" && cargo bench -p busdma --bench load_unload -- --warm-up-time 1 --measurement-time 3)
+}
+
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain
+# build with them.
+fuzz() {
+    local secs=${1:-60}
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+    for dir in "$ROOT"/*/fuzz "$ROOT"/apps/*/fuzz; do
+        [ -d "$dir/fuzz_targets" ] || continue
+        for t in "$dir"/fuzz_targets/*.rs; do
+            t=$(basename "$t" .rs)
+            log "fuzz $(basename "$(dirname "$dir")")/$t for ${secs}s"
+            (cd "$dir/.." && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$secs" -print_final_stats=1 2>&1 |
+                grep -E 'stat::number_of_executed_units|Done|ERROR|panicked')
+        done
+    done
+}
+
 test_all() {
     local t0=$SECONDS
     deps
@@ -83,7 +105,9 @@ case "$cmd" in
     xen) xen "$@" ;;
     xl) xl_run "$@" ;;
     deps) deps ;;
+    bench) bench ;;
+    fuzz) fuzz "$@" ;;
     test) test_all ;;
     demo) xen boot "$@" ;;
-    *) sed -n '2,9p' "$0"; exit 2 ;;
+    *) sed -n '2,11p' "$0"; exit 2 ;;
 esac
