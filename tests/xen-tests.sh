@@ -41,4 +41,17 @@ if [ -s "$G" ]; then
 else
     fail "no guest console log collected (build/xen-boot/guest-app.log)"
 fi
+
+run_scenario net
+N=$ROOT/build/xen-net/guest-net.log
+if [ -s "$N" ]; then
+    grep -E '^(netfront|net):' "$N" | sed 's/^/  | /'
+    grep -E 'event=(ping|stats)' "$ROOT/build/xen-net/harness.log" | sed 's/^/  /'
+    expect_line "$N" '^netfront: connected device=device/vif/0 .* reconnects=0$' "netfront connected at boot"
+    expect_line "$N" '^netfront: closed device=device/vif/0 reason="backend state Closing" quarantined=0 free_refs=504 ' "detach ends every grant (none quarantined, all references free)"
+    expect_line "$N" '^netfront: connected device=device/vif/0 .* reconnects=1$' "reconnected after attach"
+    expect_no_line "$N" '^(trap|panic|netfront: error)' "no trap, panic or driver error"
+else
+    fail "no guest console log collected (build/xen-net/guest-net.log)"
+fi
 summary

@@ -11,6 +11,7 @@ mod bootinfo;
 mod cmdline;
 mod console;
 mod mem;
+mod net;
 mod paging;
 mod power;
 mod selftest_gnttab;
@@ -119,14 +120,66 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         None => {}
     }
 
+    let mut net = net::up(&mut xs, &mut gnttab, opts.get("ip"), opts.get("gw"), 0);
+    let mut connects: u32 = net.is_some() as u32;
+    net::watch_devices(&mut xs);
+
     println!("appliance: idle");
     let mut xs_ok = true;
+    let mut events = alloc::vec::Vec::new();
     loop {
-        xen::block_until(None);
+        let now = xen::time::now_ns();
+        let mut deadline = None;
+        if let Some(n) = net.as_mut() {
+            deadline = n.poll(now);
+            if let Some(r) = n.report(&mut xs, now) {
+                deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
+            }
+        }
+        xen::block_until(deadline);
         xen::time::timer_fired();
         if xs_ok && (xen::events::take_pending(xs_port) || xs.readable()) {
-            xs_ok = store::poll(&mut xs);
+            xs_ok = store::poll(&mut xs, &mut events);
         }
+        let driver_down = net.as_ref().is_some_and(|n| n.nf.is_down().is_some());
+        if events.is_empty() && !driver_down {
+            continue;
+        }
+        let hotplug = events
+            .iter()
+            .any(|e| e.token == net::BACKEND_TOKEN || e.token == net::DEVICES_TOKEN);
+        events.clear();
+        if hotplug || driver_down {
+            if let Some(why) = net.as_ref().and_then(|n| n.should_close(&mut xs)) {
+                if let Some(n) = net.take() {
+                    n.close(&mut xs, &mut gnttab, &why);
+                }
+            }
+            if net.is_none() && xenbus_has_vif(&mut xs) {
+                net = net::up(
+                    &mut xs,
+                    &mut gnttab,
+                    opts.get("ip"),
+                    opts.get("gw"),
+                    connects,
+                );
+                connects += net.is_some() as u32;
+            }
+        }
+    }
+}
+
+/// Is there a vif whose backend is ready for a (re)connect?
+fn xenbus_has_vif(xs: &mut store::Store) -> bool {
+    use xenstore::xenbus;
+    match xenbus::enumerate(xs, "vif") {
+        Ok(d) => d.first().is_some_and(|d| {
+            matches!(
+                xenbus::read_state(xs, &d.backend),
+                Ok(xenbus::State::InitWait) | Ok(xenbus::State::Connected)
+            )
+        }),
+        Err(_) => false,
     }
 }
 

@@ -1,6 +1,8 @@
 //! XenStore on real Xen: the ring page and event channel from the HVM params,
 //! and a `Wait` that blocks on events with a timer deadline.
 
+extern crate alloc;
+
 use xenabi::hvm;
 use xenstore::xenbus::{self, Request};
 use xenstore::{Client, Wait};
@@ -45,9 +47,10 @@ pub fn connect() -> Result<(Store, u32), &'static str> {
     Ok((Client::new(page, KernelWait { port }), port))
 }
 
-/// Act on watch events: `xl shutdown` / `xl reboot` via control/shutdown.
-/// Returns false when the connection is unusable.
-pub fn poll(xs: &mut Store) -> bool {
+/// Act on watch events: `xl shutdown` / `xl reboot` via control/shutdown;
+/// other events go to `others` for their owners. Returns false when the
+/// connection is unusable.
+pub fn poll(xs: &mut Store, others: &mut alloc::vec::Vec<xenstore::WatchEvent>) -> bool {
     loop {
         match xs.poll_event() {
             Ok(Some(ev)) if ev.token == xenbus::SHUTDOWN_TOKEN => match xenbus::take_request(xs) {
@@ -66,7 +69,7 @@ pub fn poll(xs: &mut Store) -> bool {
                 Ok(None) => {}
                 Err(e) => println!("control: error reason=\"{}\"", e),
             },
-            Ok(Some(_)) => {}
+            Ok(Some(ev)) => others.push(ev),
             Ok(None) => return true,
             Err(e) => {
                 println!("xenstore: error reason=\"{}\"", e);

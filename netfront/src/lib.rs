@@ -1,1 +1,451 @@
+//! netfront: the Xen virtual NIC. Rings and packet pages are granted once
+//! at connect (busdma maps made then, so the data path takes no grant
+//! operations); every response is read once into a local copy and checked;
+//! a backend that breaks the protocol gets the device taken down.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod device;
+pub mod ring;
+pub mod slots;
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use busdma::{Direction, Map, Tag};
+use xenabi::hal::{EventChannel, GrantTable, PageAlloc, SharedMem, PAGE_SIZE};
+use xenabi::netif as nif;
+use xenstore::xenbus::{self, State};
+use xenstore::{Client, Wait};
+
+use ring::FrontRing;
+
+/// RX buffers posted (the ring holds 256: keep it full).
+pub const RX_BUFS: usize = 256;
+/// TX buffers: frames in flight at once.
+pub const TX_BUFS: usize = 64;
+/// Received frames waiting for the stack before we start dropping.
+const RX_QUEUE_MAX: usize = 128;
+/// Largest frame we send or accept: 1500-byte MTU plus the Ethernet header.
+pub const MAX_FRAME: usize = 1514;
+const CONNECT_TIMEOUT_NS: u64 = 20_000_000_000;
+const CLOSE_TIMEOUT_NS: u64 = 5_000_000_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetError {
+    /// XenStore failed while connecting.
+    Store(String),
+    /// The backend lacks something we require, or never connected.
+    Backend(String),
+    /// Out of pages or grant references.
+    Resources(&'static str),
+    /// The backend broke the ring protocol; the device is down.
+    Protocol(String),
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Store(m) => write!(f, "xenstore: {}", m),
+            NetError::Backend(m) => write!(f, "backend: {}", m),
+            NetError::Resources(m) => write!(f, "resources: {}", m),
+            NetError::Protocol(m) => write!(f, "protocol: {}", m),
+        }
+    }
+}
+
+fn store<E: fmt::Display>(e: E) -> NetError {
+    NetError::Store(format!("{}", e))
+}
+
+/// Counters for the console and XenStore.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// RX frames dropped: stack queue full, backend error status, bad length.
+    pub rx_dropped: u64,
+    /// TX responses with an error status.
+    pub tx_errors: u64,
+    /// TX attempts refused because every buffer was in flight.
+    pub tx_busy: u64,
+    /// Frames the backend flagged with a blank checksum (we asked for full
+    /// checksums; smoltcp verifies and drops them).
+    pub rx_csum_blank: u64,
+    pub notifies: u64,
+    pub events: u64,
+}
+
+/// One page-sized packet buffer, granted for the device's lifetime.
+struct Buffer<M: SharedMem> {
+    page: M,
+    map: Map,
+    gref: u32,
+}
+
+pub struct Netfront<M: SharedMem, E: EventChannel> {
+    pub path: String,
+    pub backend: String,
+    pub backend_id: u16,
+    pub mac: [u8; 6],
+    pub port: u32,
+    events: E,
+    tx: FrontRing<M>,
+    rx: FrontRing<M>,
+    ring_maps: [Map; 2],
+    ring_grefs: [u32; 2],
+    tx_bufs: Vec<Buffer<M>>,
+    tx_free: Vec<u16>,
+    tx_inflight: [bool; TX_BUFS],
+    rx_bufs: Vec<Buffer<M>>,
+    rx_posted: [bool; RX_BUFS],
+    rx_queue: VecDeque<Vec<u8>>,
+    down: Option<String>,
+    pub stats: Stats,
+}
+
+fn buffer<M: SharedMem, G: GrantTable>(
+    gt: &mut G,
+    pa: &mut impl PageAlloc<Page = M>,
+    peer: u16,
+    dir: Direction,
+) -> Result<Buffer<M>, NetError> {
+    let page = pa.alloc_page().ok_or(NetError::Resources("out of pages"))?;
+    page.zero(); // nothing but packet data may ever be granted (XSA-403)
+    let mut map = Map::create(Tag::pages(peer, dir, 1), gt)
+        .map_err(|_| NetError::Resources("out of grant references"))?;
+    let frames = [page.gfn()];
+    let gref = map
+        .load(gt, &frames, 0, PAGE_SIZE)
+        .map_err(|_| NetError::Resources("grant failed"))?[0]
+        .gref;
+    Ok(Buffer { page, map, gref })
+}
+
+impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
+    /// Connect to the backend of `dev` (e.g. from `xenbus::enumerate`).
+    pub fn connect<G: GrantTable, P: PageAlloc<Page = M>, XM: SharedMem, W: Wait>(
+        xs: &mut Client<XM, W>,
+        gt: &mut G,
+        pa: &mut P,
+        mut events: E,
+        dev: &xenbus::Device,
+    ) -> Result<Self, NetError> {
+        let mac = dev
+            .mac
+            .as_deref()
+            .and_then(slots::parse_mac)
+            .ok_or_else(|| NetError::Backend(format!("{}: missing or bad mac", dev.path)))?;
+        let peer = dev.backend_id;
+        xenbus::set_state(xs, &dev.path, State::Initialising).map_err(store)?;
+
+        let deadline = xs.waiter().now_ns() + CONNECT_TIMEOUT_NS;
+        let s = xenbus::wait_state(xs, &dev.backend, deadline, |s| {
+            s == State::InitWait || s == State::Connected
+        })
+        .map_err(store)?;
+        if s != State::InitWait && s != State::Connected {
+            return Err(NetError::Backend(format!(
+                "backend state {:?}, wanted InitWait",
+                s
+            )));
+        }
+        let rx_copy = xs
+            .read_string(&format!("{}/feature-rx-copy", dev.backend))
+            .unwrap_or_default();
+        if rx_copy.trim() != "1" {
+            return Err(NetError::Backend(String::from(
+                "no feature-rx-copy (page flipping is not supported)",
+            )));
+        }
+
+        // Rings: one page each, granted writable to the backend.
+        let tx_buf = buffer(gt, pa, peer, Direction::FromDevice)?;
+        let rx_buf = buffer(gt, pa, peer, Direction::FromDevice)?;
+        let (tx, rx) = (
+            FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE),
+            FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE),
+        );
+        let port = events
+            .alloc_unbound(peer)
+            .map_err(|e| NetError::Backend(format!("evtchn: {}", e)))?;
+
+        let mut nf = Netfront {
+            path: dev.path.clone(),
+            backend: dev.backend.clone(),
+            backend_id: peer,
+            mac,
+            port,
+            events,
+            tx,
+            rx,
+            ring_maps: [tx_buf.map, rx_buf.map],
+            ring_grefs: [tx_buf.gref, rx_buf.gref],
+            tx_bufs: Vec::with_capacity(TX_BUFS),
+            tx_free: Vec::with_capacity(TX_BUFS),
+            tx_inflight: [false; TX_BUFS],
+            rx_bufs: Vec::with_capacity(RX_BUFS),
+            rx_posted: [false; RX_BUFS],
+            rx_queue: VecDeque::with_capacity(RX_QUEUE_MAX),
+            down: None,
+            stats: Stats::default(),
+        };
+        for i in 0..TX_BUFS {
+            nf.tx_bufs.push(buffer(gt, pa, peer, Direction::ToDevice)?);
+            nf.tx_free.push((TX_BUFS - 1 - i) as u16);
+        }
+        for id in 0..RX_BUFS {
+            nf.rx_bufs
+                .push(buffer(gt, pa, peer, Direction::FromDevice)?);
+            nf.post_rx(id as u16);
+        }
+        nf.rx.push_requests();
+
+        let (tx_ref, rx_ref, p) = (nf.ring_grefs[0], nf.ring_grefs[1], nf.port);
+        let path = nf.path.clone();
+        xs.transaction(|xs, t| {
+            let w = |xs: &mut Client<XM, W>, k: &str, v: String| {
+                xs.write_tx(t, &format!("{}/{}", path, k), v.as_bytes())
+            };
+            w(xs, "tx-ring-ref", format!("{}", tx_ref))?;
+            w(xs, "rx-ring-ref", format!("{}", rx_ref))?;
+            w(xs, "event-channel", format!("{}", p))?;
+            w(xs, "request-rx-copy", String::from("1"))?;
+            w(xs, "feature-rx-notify", String::from("1"))?;
+            w(xs, "feature-sg", String::from("0"))?;
+            w(xs, "feature-gso-tcpv4", String::from("0"))?;
+            // full checksums from the backend: we never see partial ones
+            w(xs, "feature-no-csum-offload", String::from("1"))?;
+            w(xs, "feature-ipv6-csum-offload", String::from("0"))
+        })
+        .map_err(store)?;
+        xenbus::set_state(xs, &nf.path, State::Connected).map_err(store)?;
+        let s = xenbus::wait_state(xs, &nf.backend, deadline, |s| {
+            s == State::Connected || s as u8 >= State::Closing as u8
+        })
+        .map_err(store)?;
+        if s != State::Connected {
+            return Err(NetError::Backend(format!(
+                "backend did not connect (state {:?})",
+                s
+            )));
+        }
+        nf.events.unmask(nf.port);
+        nf.notify();
+        Ok(nf)
+    }
+
+    pub fn is_down(&self) -> Option<&str> {
+        self.down.as_deref()
+    }
+
+    fn notify(&mut self) {
+        self.stats.notifies += 1;
+        self.events.notify(self.port);
+    }
+
+    fn post_rx(&mut self, id: u16) {
+        let gref = self.rx_bufs[id as usize].gref;
+        self.rx.put_request(&slots::rx_request(id, gref));
+        self.rx_posted[id as usize] = true;
+    }
+
+    fn fail(&mut self, why: String) -> NetError {
+        if self.down.is_none() {
+            self.down = Some(why.clone());
+        }
+        NetError::Protocol(why)
+    }
+
+    /// Take what the backend produced: TX completions and received frames,
+    /// refill the RX ring. An error means the device is down.
+    pub fn poll(&mut self) -> Result<(), NetError> {
+        if let Some(d) = &self.down {
+            return Err(NetError::Protocol(d.clone()));
+        }
+        if self.events.take_pending(self.port) {
+            self.stats.events += 1;
+        }
+        loop {
+            self.tx_completions()?;
+            let refilled = self.rx_frames()?;
+            if refilled && self.rx.push_requests() {
+                self.notify();
+            }
+            let more_tx = self.tx.final_check().map_err(|c| {
+                self.fail(format!(
+                    "tx ring rsp_prod {} cons {}",
+                    c.rsp_prod, c.rsp_cons
+                ))
+            })?;
+            let more_rx = self.rx.final_check().map_err(|c| {
+                self.fail(format!(
+                    "rx ring rsp_prod {} cons {}",
+                    c.rsp_prod, c.rsp_cons
+                ))
+            })?;
+            if !more_tx && !more_rx {
+                return Ok(());
+            }
+        }
+    }
+
+    fn tx_completions(&mut self) -> Result<(), NetError> {
+        let n = self.tx.pending_responses().map_err(|c| {
+            self.fail(format!(
+                "tx ring rsp_prod {} cons {}",
+                c.rsp_prod, c.rsp_cons
+            ))
+        })?;
+        for _ in 0..n {
+            let mut b = [0u8; nif::TX_SLOT_SIZE];
+            self.tx.take_response(&mut b);
+            let r = slots::tx_response(&b);
+            let id = r.id as usize;
+            if id >= TX_BUFS || !self.tx_inflight[id] {
+                return Err(self.fail(format!("tx response for id {} not in flight", r.id)));
+            }
+            if r.status == nif::NETIF_RSP_NULL {
+                return Err(self.fail(String::from("tx NULL response without extra slots")));
+            }
+            if r.status < 0 {
+                self.stats.tx_errors += 1;
+            }
+            self.tx_inflight[id] = false;
+            self.tx_free.push(r.id);
+        }
+        Ok(())
+    }
+
+    /// Returns whether buffers were re-posted.
+    fn rx_frames(&mut self) -> Result<bool, NetError> {
+        let n = self.rx.pending_responses().map_err(|c| {
+            self.fail(format!(
+                "rx ring rsp_prod {} cons {}",
+                c.rsp_prod, c.rsp_cons
+            ))
+        })?;
+        for _ in 0..n {
+            let mut b = [0u8; nif::RX_SLOT_SIZE];
+            self.rx.take_response(&mut b);
+            let r = slots::rx_response(&b);
+            let id = r.id as usize;
+            if id >= RX_BUFS || !self.rx_posted[id] {
+                return Err(self.fail(format!("rx response for id {} not posted", r.id)));
+            }
+            self.rx_posted[id] = false;
+            if r.flags & (nif::NETRXF_MORE_DATA | nif::NETRXF_EXTRA_INFO | nif::NETRXF_GSO_PREFIX)
+                != 0
+            {
+                return Err(self.fail(format!(
+                    "rx flags {:#x} for features never negotiated",
+                    r.flags
+                )));
+            }
+            if r.status <= 0 {
+                self.stats.rx_dropped += 1; // backend error or empty frame
+            } else {
+                let (off, len) = (r.offset as usize, r.status as usize);
+                if off + len > PAGE_SIZE {
+                    return Err(
+                        self.fail(format!("rx offset {} + length {} past the page", off, len))
+                    );
+                }
+                if len > MAX_FRAME || len < 14 || self.rx_queue.len() >= RX_QUEUE_MAX {
+                    self.stats.rx_dropped += 1;
+                } else {
+                    if r.flags & nif::NETRXF_CSUM_BLANK != 0 {
+                        self.stats.rx_csum_blank += 1;
+                    }
+                    let mut frame = alloc::vec![0u8; len];
+                    self.rx_bufs[id].page.read(off, &mut frame);
+                    self.stats.rx_packets += 1;
+                    self.stats.rx_bytes += len as u64;
+                    self.rx_queue.push_back(frame);
+                }
+            }
+            self.post_rx(id as u16);
+        }
+        Ok(n > 0)
+    }
+
+    /// A received frame for the stack.
+    pub fn recv(&mut self) -> Option<Vec<u8>> {
+        self.rx_queue.pop_front()
+    }
+
+    pub fn can_send(&self) -> bool {
+        self.down.is_none() && !self.tx_free.is_empty() && self.tx.free_requests() > 0
+    }
+
+    /// Queue one frame built by `fill` (which gets a buffer of `len` bytes).
+    /// The whole frame sits in one slot, so the first slot carries the whole
+    /// Ethernet header (XSA-423).
+    pub fn send_with<R>(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        if !self.can_send() || len > MAX_FRAME || len == 0 {
+            self.stats.tx_busy += 1;
+            return None;
+        }
+        let id = self.tx_free.pop()?;
+        let mut frame = [0u8; MAX_FRAME];
+        let r = fill(&mut frame[..len]);
+        let buf = &self.tx_bufs[id as usize];
+        buf.page.write(0, &frame[..len]);
+        let gref = buf.gref;
+        self.tx
+            .put_request(&slots::tx_request(gref, 0, 0, id, len as u16));
+        self.tx_inflight[id as usize] = true;
+        self.stats.tx_packets += 1;
+        self.stats.tx_bytes += len as u64;
+        if self.tx.push_requests() {
+            self.notify();
+        }
+        Some(r)
+    }
+
+    /// Take the device down: Closing, end every grant (a grant the backend
+    /// still uses stays quarantined, reported in the count), Closed.
+    pub fn shutdown<G: GrantTable, XM: SharedMem, W: Wait>(
+        mut self,
+        xs: &mut Client<XM, W>,
+        gt: &mut G,
+    ) -> usize {
+        // Netback unmaps our rings when we reach Closed, then goes Closed
+        // itself (or its directory vanishes, which reads as Closed): end
+        // our grants after that, so they are free rather than quarantined.
+        let _ = xenbus::set_state(xs, &self.path, State::Closing);
+        let _ = xenbus::set_state(xs, &self.path, State::Closed);
+        let deadline = xs.waiter().now_ns() + CLOSE_TIMEOUT_NS;
+        let _ = xenbus::wait_state(xs, &self.backend, deadline, |s| s == State::Closed);
+        let mut quarantined = 0;
+        for b in self.tx_bufs.drain(..).chain(self.rx_bufs.drain(..)) {
+            let mut map = b.map;
+            if map.unload(gt).is_ok() {
+                let _ = map.destroy(gt);
+            } else {
+                quarantined += 1;
+                core::mem::forget(map); // still granted: never reuse its refs
+                core::mem::forget(b.page); // nor its page
+            }
+        }
+        let [mut tx_map, mut rx_map] = self.ring_maps;
+        let tx_ok = tx_map.unload(gt).is_ok();
+        let rx_ok = rx_map.unload(gt).is_ok();
+        if tx_ok && rx_ok {
+            let _ = tx_map.destroy(gt);
+            let _ = rx_map.destroy(gt);
+        } else {
+            quarantined += 1;
+            core::mem::forget((tx_map, rx_map, self.tx, self.rx)); // rings stay granted: keep their pages
+        }
+        self.events.close(self.port);
+        quarantined
+    }
+}

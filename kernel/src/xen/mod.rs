@@ -163,6 +163,10 @@ pub fn block_until(deadline_ns: Option<u64>) {
         return;
     }
     if let Some(d) = deadline_ns {
+        if d <= time::now_ns() {
+            arch::interrupts_enable();
+            return; // already due: no timer round trip
+        }
         time::set_timer(d);
     }
     arch::enable_interrupts_and_halt();

@@ -1,0 +1,180 @@
+//! The network: netfront on the first vif, smoltcp on top, a static address
+//! from the command line (`ip=10.0.0.2/24 gw=10.0.0.1`).
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use netfront::Netfront;
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use xenstore::xenbus;
+
+use crate::mem::{KernelPages, Page};
+use crate::store::Store;
+use crate::xen::events::XenEvents;
+use crate::xen::gnttab::XenGrantTable;
+use crate::{arch, println};
+
+pub struct Net {
+    pub nf: Netfront<Page, XenEvents>,
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    last_stats: netfront::Stats,
+    stats_due_ns: u64,
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+/// Parse "a.b.c.d/len".
+fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
+    let (a, l) = s.split_once('/')?;
+    Some(Ipv4Cidr::new(
+        a.parse::<Ipv4Address>().ok()?,
+        l.parse().ok().filter(|l| *l <= 32)?,
+    ))
+}
+
+pub const BACKEND_TOKEN: &str = "netfront-backend";
+pub const DEVICES_TOKEN: &str = "netfront-devices";
+
+/// Connect the first vif and bring the stack up on it. `reconnects` counts
+/// earlier connections (hotplug), for the console.
+pub fn up(
+    xs: &mut Store,
+    gt: &mut XenGrantTable,
+    ip: Option<&str>,
+    gw: Option<&str>,
+    reconnects: u32,
+) -> Option<Net> {
+    let devs = match xenbus::enumerate(xs, "vif") {
+        Ok(d) => d,
+        Err(e) => {
+            println!("netfront: error reason=\"enumerate: {}\"", e);
+            return None;
+        }
+    };
+    let Some(dev) = devs.first() else {
+        println!("netfront: error reason=\"no vif device\"");
+        return None;
+    };
+    let nf = match Netfront::connect(xs, gt, &mut KernelPages, XenEvents, dev) {
+        Ok(nf) => nf,
+        Err(e) => {
+            println!("netfront: error device={} reason=\"{}\"", dev.path, e);
+            return None;
+        }
+    };
+    let m = nf.mac;
+    println!(
+        "netfront: connected device={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} backend={} evtchn={} rx_bufs={} tx_bufs={} free_refs={} reconnects={}",
+        nf.path, m[0], m[1], m[2], m[3], m[4], m[5], nf.backend, nf.port, netfront::RX_BUFS, netfront::TX_BUFS, gt.free_count(), reconnects
+    );
+    // hotplug: the backend going away (xl network-detach) ends this device
+    let _ = xs.watch(&format!("{}/state", nf.backend), BACKEND_TOKEN);
+    let mut nf = nf;
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(m)));
+    config.random_seed = arch::rdtsc();
+    let now = crate::xen::time::now_ns();
+    let mut iface = Interface::new(config, &mut nf, instant(now));
+    if let Some(cidr) = ip.and_then(parse_cidr) {
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::Ipv4(cidr));
+        });
+        let gw4 = gw.and_then(|g| g.parse::<Ipv4Address>().ok());
+        if let Some(g) = gw4 {
+            let _ = iface.routes_mut().add_default_ipv4_route(g);
+        }
+        println!(
+            "net: static ip={} gw={}",
+            cidr,
+            gw4.map(|g| format!("{}", g)).unwrap_or_else(|| "-".into())
+        );
+        let _ = xenbus::report(xs, "attr/vif/0/ipv4/0", &format!("{}", cidr.address()));
+    } else if let Some(bad) = ip {
+        println!("net: error reason=\"bad ip= option\" value=\"{}\"", bad);
+    }
+    Some(Net {
+        nf,
+        iface,
+        sockets: SocketSet::new(Vec::new()),
+        last_stats: Default::default(),
+        stats_due_ns: 0,
+    })
+}
+
+/// Watch our device directory so a new vif (xl network-attach) is noticed.
+pub fn watch_devices(xs: &mut Store) {
+    let _ = xs.watch("device/vif", DEVICES_TOKEN);
+}
+
+impl Net {
+    /// Should this device be taken down? (backend closing or gone, or the
+    /// driver found the backend misbehaving)
+    pub fn should_close(&self, xs: &mut Store) -> Option<alloc::string::String> {
+        if let Some(why) = self.nf.is_down() {
+            return Some(why.into());
+        }
+        match xenbus::read_state(xs, &self.nf.backend) {
+            Ok(s) if s as u8 >= xenbus::State::Closing as u8 => {
+                Some(format!("backend state {:?}", s))
+            }
+            _ => None,
+        }
+    }
+
+    /// Closing -> end or quarantine every grant -> Closed.
+    pub fn close(self, xs: &mut Store, gt: &mut XenGrantTable, why: &str) {
+        let path = self.nf.path.clone();
+        let _ = xs.unwatch(&format!("{}/state", self.nf.backend), BACKEND_TOKEN);
+        let s = self.nf.stats;
+        let quarantined = self.nf.shutdown(xs, gt);
+        println!(
+            "netfront: closed device={} reason=\"{}\" quarantined={} free_refs={} rx_packets={} tx_packets={}",
+            path, why, quarantined, gt.free_count(), s.rx_packets, s.tx_packets
+        );
+    }
+
+    /// Run the driver and the stack; returns when the stack next needs us.
+    pub fn poll(&mut self, now_ns: u64) -> Option<u64> {
+        if self.nf.is_down().is_none() {
+            if let Err(e) = self.nf.poll() {
+                println!("netfront: error device={} reason=\"{}\"", self.nf.path, e);
+            }
+        }
+        if self.nf.is_down().is_some() {
+            return None;
+        }
+        self.iface
+            .poll(instant(now_ns), &mut self.nf, &mut self.sockets);
+        // the stack may have queued frames or left received ones: poll the ring again soon
+        let _ = self.nf.poll();
+        self.iface
+            .poll_delay(instant(now_ns), &self.sockets)
+            .map(|d| now_ns + d.total_micros() * 1000)
+    }
+
+    /// Publish counters when they changed, at most every 5 s. Returns when
+    /// to call again (None: nothing pending).
+    pub fn report(&mut self, xs: &mut Store, now_ns: u64) -> Option<u64> {
+        let s = self.nf.stats;
+        if s == self.last_stats {
+            return None;
+        }
+        if now_ns < self.stats_due_ns {
+            return Some(self.stats_due_ns);
+        }
+        let line = format!(
+            "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} tx_errors={} tx_busy={} notifies={} events={}",
+            s.rx_packets, s.rx_bytes, s.tx_packets, s.tx_bytes, s.rx_dropped, s.tx_errors, s.tx_busy, s.notifies, s.events
+        );
+        let _ = xenbus::report(xs, "data/netfront/stats", &line);
+        self.last_stats = s;
+        self.stats_due_ns = now_ns + 5_000_000_000;
+        None
+    }
+}
