@@ -111,6 +111,19 @@ pub struct Netfront<M: SharedMem, E: EventChannel> {
     pub stats: Stats,
 }
 
+/// End a buffer's grant and free it; returns true if it had to be
+/// quarantined (the peer still uses it: keep the reference and the page).
+fn release<M: SharedMem, G: GrantTable>(gt: &mut G, mut map: Map, page: M) -> bool {
+    if map.unload(gt).is_ok() {
+        let _ = map.destroy(gt);
+        false
+    } else {
+        core::mem::forget(map);
+        core::mem::forget(page);
+        true
+    }
+}
+
 fn buffer<M: SharedMem, G: GrantTable>(
     gt: &mut G,
     pa: &mut impl PageAlloc<Page = M>,
@@ -168,15 +181,25 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
 
         // Rings: one page each, granted writable to the backend.
         let tx_buf = buffer(gt, pa, peer, Direction::FromDevice)?;
-        let rx_buf = buffer(gt, pa, peer, Direction::FromDevice)?;
+        let rx_buf = match buffer(gt, pa, peer, Direction::FromDevice) {
+            Ok(b) => b,
+            Err(e) => {
+                release(gt, tx_buf.map, tx_buf.page);
+                return Err(e);
+            }
+        };
+        let port = match events.alloc_unbound(peer) {
+            Ok(p) => p,
+            Err(e) => {
+                release(gt, tx_buf.map, tx_buf.page);
+                release(gt, rx_buf.map, rx_buf.page);
+                return Err(NetError::Backend(format!("evtchn: {}", e)));
+            }
+        };
         let (tx, rx) = (
             FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE),
             FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE),
         );
-        let port = events
-            .alloc_unbound(peer)
-            .map_err(|e| NetError::Backend(format!("evtchn: {}", e)))?;
-
         let mut nf = Netfront {
             path: dev.path.clone(),
             backend: dev.backend.clone(),
@@ -197,19 +220,39 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             down: None,
             stats: Stats::default(),
         };
+        match nf.finish_connect(xs, gt, pa, deadline) {
+            Ok(()) => Ok(nf),
+            Err(e) => {
+                // nothing may stay granted to a backend we gave up on
+                let _ = xenbus::set_state(xs, &nf.path, State::Closed);
+                nf.release(gt);
+                Err(e)
+            }
+        }
+    }
+
+    fn finish_connect<G: GrantTable, P: PageAlloc<Page = M>, XM: SharedMem, W: Wait>(
+        &mut self,
+        xs: &mut Client<XM, W>,
+        gt: &mut G,
+        pa: &mut P,
+        deadline: u64,
+    ) -> Result<(), NetError> {
+        let peer = self.backend_id;
         for i in 0..TX_BUFS {
-            nf.tx_bufs.push(buffer(gt, pa, peer, Direction::ToDevice)?);
-            nf.tx_free.push((TX_BUFS - 1 - i) as u16);
+            self.tx_bufs
+                .push(buffer(gt, pa, peer, Direction::ToDevice)?);
+            self.tx_free.push((TX_BUFS - 1 - i) as u16);
         }
         for id in 0..RX_BUFS {
-            nf.rx_bufs
+            self.rx_bufs
                 .push(buffer(gt, pa, peer, Direction::FromDevice)?);
-            nf.post_rx(id as u16);
+            self.post_rx(id as u16);
         }
-        nf.rx.push_requests();
+        self.rx.push_requests();
 
-        let (tx_ref, rx_ref, p) = (nf.ring_grefs[0], nf.ring_grefs[1], nf.port);
-        let path = nf.path.clone();
+        let (tx_ref, rx_ref, p) = (self.ring_grefs[0], self.ring_grefs[1], self.port);
+        let path = self.path.clone();
         xs.transaction(|xs, t| {
             let w = |xs: &mut Client<XM, W>, k: &str, v: String| {
                 xs.write_tx(t, &format!("{}/{}", path, k), v.as_bytes())
@@ -226,8 +269,8 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             w(xs, "feature-ipv6-csum-offload", String::from("0"))
         })
         .map_err(store)?;
-        xenbus::set_state(xs, &nf.path, State::Connected).map_err(store)?;
-        let s = xenbus::wait_state(xs, &nf.backend, deadline, |s| {
+        xenbus::set_state(xs, &self.path, State::Connected).map_err(store)?;
+        let s = xenbus::wait_state(xs, &self.backend, deadline, |s| {
             s == State::Connected || s as u8 >= State::Closing as u8
         })
         .map_err(store)?;
@@ -237,9 +280,9 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                 s
             )));
         }
-        nf.events.unmask(nf.port);
-        nf.notify();
-        Ok(nf)
+        self.events.unmask(self.port);
+        self.notify();
+        Ok(())
     }
 
     pub fn is_down(&self) -> Option<&str> {
@@ -424,16 +467,15 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         let _ = xenbus::set_state(xs, &self.path, State::Closed);
         let deadline = xs.waiter().now_ns() + CLOSE_TIMEOUT_NS;
         let _ = xenbus::wait_state(xs, &self.backend, deadline, |s| s == State::Closed);
+        self.release(gt)
+    }
+
+    /// End every grant and free the pages; a grant the backend still uses is
+    /// quarantined: its reference and page are never reused. Returns how many.
+    fn release<G: GrantTable>(mut self, gt: &mut G) -> usize {
         let mut quarantined = 0;
         for b in self.tx_bufs.drain(..).chain(self.rx_bufs.drain(..)) {
-            let mut map = b.map;
-            if map.unload(gt).is_ok() {
-                let _ = map.destroy(gt);
-            } else {
-                quarantined += 1;
-                core::mem::forget(map); // still granted: never reuse its refs
-                core::mem::forget(b.page); // nor its page
-            }
+            quarantined += release(gt, b.map, b.page) as usize;
         }
         let [mut tx_map, mut rx_map] = self.ring_maps;
         let tx_ok = tx_map.unload(gt).is_ok();

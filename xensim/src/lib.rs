@@ -2,14 +2,18 @@
 //! share, a clock, and an in-memory xenstored that serves a guest over the
 //! real ring layout. It can misbehave on purpose.
 //!
-//! Extension points: the grant table, event channels and the netback plug in
-//! beside `xenstored` as modules of their own.
+//! Pieces: `mem` (pages by frame number), `grant` (the hypervisor's grant
+//! table with peer-side map/copy), `evtchn`, `xenstored`, and `netback`,
+//! which plays the backend over all of them.
 
 pub mod clock;
+pub mod evtchn;
 pub mod grant;
 pub mod mem;
+pub mod netback;
 pub mod xenstored;
 
 pub use clock::SimClock;
+pub use evtchn::SimEvtchn;
 pub use grant::{ArrayGrantTable, SimGrantTable};
 pub use mem::{SimMemory, SimPage, SimPageAlloc};

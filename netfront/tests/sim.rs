@@ -1,0 +1,477 @@
+//! netfront against the simulated netback: connect, frames both ways, a
+//! ping from a peer smoltcp stack, notification suppression, close, and a
+//! hostile backend that must never panic us, make us touch memory we did
+//! not grant, or leave a grant active.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use netfront::{NetError, Netfront};
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+use smoltcp::socket::icmp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, Ipv4Address,
+};
+use xenabi::hal::Clock;
+use xensim::netback::{NetMisbehave, SimNetback};
+use xensim::xenstored::Xenstored;
+use xensim::{SimClock, SimEvtchn, SimGrantTable, SimMemory, SimPage, SimPageAlloc};
+use xenstore::xenbus;
+use xenstore::{Client, Wait};
+
+const DOMID: u16 = 1;
+
+struct SimWait {
+    xsd: Rc<RefCell<Xenstored>>,
+    nb: Rc<RefCell<SimNetback>>,
+    clock: SimClock,
+}
+
+impl SimWait {
+    fn run(&mut self) {
+        self.xsd.borrow_mut().process();
+        self.nb.borrow_mut().step();
+        self.xsd.borrow_mut().process();
+    }
+}
+
+impl Wait for SimWait {
+    fn notify(&mut self) {}
+    fn wait(&mut self, deadline_ns: u64) {
+        self.run();
+        let step = 1_000_000u64.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
+        self.clock.advance(step);
+    }
+    fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+}
+
+struct Env {
+    xs: Client<SimPage, SimWait>,
+    gt: SimGrantTable,
+    evt: SimEvtchn,
+    nb: Rc<RefCell<SimNetback>>,
+    pa: SimPageAlloc,
+}
+
+fn env(misbehave: Option<NetMisbehave>) -> Env {
+    let mem = SimMemory::new();
+    let gt = SimGrantTable::new(mem.clone(), 2048);
+    let evt = SimEvtchn::new();
+    let xsd = Rc::new(RefCell::new(Xenstored::new()));
+    let page = SimPage::new();
+    xsd.borrow_mut().introduce(DOMID, page.clone());
+    let mut nb = SimNetback::attach(
+        xsd.clone(),
+        gt.clone(),
+        evt.clone(),
+        DOMID,
+        "00:16:3e:00:00:02",
+    );
+    nb.misbehave = misbehave;
+    let nb = Rc::new(RefCell::new(nb));
+    let mut xs = Client::new(
+        page,
+        SimWait {
+            xsd,
+            nb: nb.clone(),
+            clock: SimClock::new(),
+        },
+    );
+    xs.timeout_ns = 1_000_000_000;
+    Env {
+        xs,
+        gt,
+        evt,
+        nb,
+        pa: SimPageAlloc::new(mem),
+    }
+}
+
+fn connect(e: &mut Env) -> Result<Netfront<SimPage, SimEvtchn>, NetError> {
+    let devs = xenbus::enumerate(&mut e.xs, "vif").unwrap();
+    Netfront::connect(
+        &mut e.xs,
+        &mut e.gt.clone(),
+        &mut e.pa,
+        e.evt.clone(),
+        &devs[0],
+    )
+}
+
+/// Let the backend run, then the driver.
+fn cycle(e: &mut Env, nf: &mut Netfront<SimPage, SimEvtchn>) -> Result<(), NetError> {
+    e.nb.borrow_mut().step();
+    nf.poll()
+}
+
+fn frame(n: usize, tag: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8) ^ tag).collect()
+}
+
+fn assert_clean_close(mut e: Env, nf: Netfront<SimPage, SimEvtchn>) {
+    let gt = e.gt.clone();
+    let quarantined = nf.shutdown(&mut e.xs, &mut gt.clone());
+    assert_eq!(quarantined, 0, "every grant ended");
+    assert!(
+        gt.active().is_empty(),
+        "no grant left active: {:?}",
+        gt.active()
+    );
+    assert_eq!(gt.allocated_refs(), 0, "every reference returned");
+    assert!(!e.nb.borrow().connected);
+}
+
+#[test]
+fn connects_and_publishes_the_handshake() {
+    let mut e = env(None);
+    let nf = connect(&mut e).unwrap();
+    assert_eq!(nf.mac, [0, 0x16, 0x3e, 0, 0, 2]);
+    assert!(e.nb.borrow().connected);
+    assert_eq!(e.xs.read_string("device/vif/0/state").unwrap(), "4");
+    assert_eq!(
+        e.xs.read_string("device/vif/0/request-rx-copy").unwrap(),
+        "1"
+    );
+    assert_eq!(
+        e.xs.read_string("device/vif/0/feature-no-csum-offload")
+            .unwrap(),
+        "1"
+    );
+    // two rings + every buffer granted once, at connect
+    assert_eq!(
+        e.gt.active().len(),
+        2 + netfront::RX_BUFS + netfront::TX_BUFS
+    );
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn frames_flow_both_ways() {
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    for i in 0..600u32 {
+        e.nb.borrow_mut()
+            .to_guest
+            .push_back(frame(60 + (i as usize * 7) % 1450, i as u8));
+        let len = 60 + (i as usize * 13) % 1450;
+        nf.send_with(len, |b| b.copy_from_slice(&frame(len, !(i as u8))))
+            .expect("tx buffer free");
+        cycle(&mut e, &mut nf).unwrap();
+        let got = nf.recv().expect("frame delivered");
+        assert_eq!(got, frame(60 + (i as usize * 7) % 1450, i as u8));
+    }
+    assert_eq!(e.nb.borrow().from_guest.len(), 600);
+    assert_eq!(
+        e.nb.borrow().from_guest[599],
+        frame(60 + (599 * 13) % 1450, !(599u32 as u8))
+    );
+    assert_eq!(nf.stats.rx_packets, 600);
+    assert_eq!(nf.stats.tx_packets, 600);
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn notifications_are_suppressed_under_batching() {
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    let (sent0, _) = e.evt.counts();
+    // 50 frames queued before the backend runs: one notification, not 50
+    for i in 0..50u8 {
+        nf.send_with(100, |b| b.fill(i)).unwrap();
+    }
+    let (sent1, _) = e.evt.counts();
+    assert_eq!(sent1 - sent0, 1, "only the first push crosses req_event");
+    cycle(&mut e, &mut nf).unwrap();
+    assert_eq!(e.nb.borrow().from_guest.len(), 50);
+    // back-pressure: all TX buffers in flight, the next send is refused
+    for _ in 0..netfront::TX_BUFS {
+        nf.send_with(60, |_| ()).unwrap();
+    }
+    assert!(nf.send_with(60, |_| ()).is_none());
+    assert_eq!(nf.stats.tx_busy, 1);
+    cycle(&mut e, &mut nf).unwrap();
+    assert!(
+        nf.send_with(60, |_| ()).is_some(),
+        "completions free buffers"
+    );
+    assert_clean_close(e, nf);
+}
+
+/// A peer smoltcp stack pings the appliance's stack through the netback.
+#[test]
+fn peer_stack_pings_the_guest() {
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    let now = Instant::from_millis(0);
+    let mut guest = Interface::new(
+        Config::new(HardwareAddress::Ethernet(EthernetAddress(nf.mac))),
+        &mut nf,
+        now,
+    );
+    guest.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 2), 24)).unwrap());
+    let mut guest_sockets = SocketSet::new(vec![]);
+
+    let mut peer_dev = Peer { nb: e.nb.clone() };
+    let mut peer = Interface::new(
+        Config::new(HardwareAddress::Ethernet(EthernetAddress([
+            2, 0, 0, 0, 0, 1,
+        ]))),
+        &mut peer_dev,
+        now,
+    );
+    peer.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap());
+    let mut peer_sockets = SocketSet::new(vec![]);
+    let icmp = icmp::Socket::new(
+        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 1024]),
+        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 1024]),
+    );
+    let h = peer_sockets.add(icmp);
+    peer_sockets
+        .get_mut::<icmp::Socket>(h)
+        .bind(icmp::Endpoint::Ident(0x22))
+        .unwrap();
+
+    let mut replies = 0;
+    for seq in 0..20u16 {
+        let req = Icmpv4Repr::EchoRequest {
+            ident: 0x22,
+            seq_no: seq,
+            data: b"ping from the peer",
+        };
+        let mut buf = vec![0u8; req.buffer_len()];
+        req.emit(
+            &mut Icmpv4Packet::new_unchecked(&mut buf),
+            &peer_dev.capabilities().checksum,
+        );
+        peer_sockets
+            .get_mut::<icmp::Socket>(h)
+            .send_slice(&buf, Ipv4Address::new(10, 0, 0, 2).into())
+            .unwrap();
+        for t in 0..20 {
+            let now = Instant::from_millis((seq as i64) * 100 + t);
+            peer.poll(now, &mut peer_dev, &mut peer_sockets);
+            e.nb.borrow_mut().step();
+            nf.poll().unwrap();
+            guest.poll(now, &mut nf, &mut guest_sockets);
+            e.nb.borrow_mut().step();
+            let s = peer_sockets.get_mut::<icmp::Socket>(h);
+            while let Ok((data, _)) = s.recv() {
+                let p = Icmpv4Packet::new_checked(data).unwrap();
+                if let Ok(Icmpv4Repr::EchoReply { seq_no, .. }) =
+                    Icmpv4Repr::parse(&p, &Default::default())
+                {
+                    assert_eq!(seq_no, seq);
+                    replies += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(replies, 20, "every echo answered");
+    assert_clean_close(e, nf);
+}
+
+/// The peer's side of the wire: frames go into the netback's queue for the
+/// guest and come out of what the guest sent.
+struct Peer {
+    nb: Rc<RefCell<SimNetback>>,
+}
+struct PeerRx(Vec<u8>);
+struct PeerTx(Rc<RefCell<SimNetback>>);
+impl RxToken for PeerRx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+impl TxToken for PeerTx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut b = vec![0u8; len];
+        let r = f(&mut b);
+        self.0.borrow_mut().to_guest.push_back(b);
+        r
+    }
+}
+impl Device for Peer {
+    type RxToken<'a> = PeerRx;
+    type TxToken<'a> = PeerTx;
+    fn receive(&mut self, _t: Instant) -> Option<(PeerRx, PeerTx)> {
+        let mut nb = self.nb.borrow_mut();
+        if nb.from_guest.is_empty() {
+            return None;
+        }
+        let f = nb.from_guest.remove(0);
+        Some((PeerRx(f), PeerTx(self.nb.clone())))
+    }
+    fn transmit(&mut self, _t: Instant) -> Option<PeerTx> {
+        Some(PeerTx(self.nb.clone()))
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ethernet;
+        c.max_transmission_unit = 1514;
+        c
+    }
+}
+
+// ---- the hostile backend ----
+
+/// Run traffic against a misbehaving backend: the driver must end up down
+/// with a clear error (or, for legitimate error statuses, count and go on),
+/// never panic, and close with no grant left active.
+fn hostile(m: NetMisbehave, expect_down: Option<&str>) {
+    let mut e = env(Some(m));
+    let mut nf = connect(&mut e).unwrap();
+    let mut result = Ok(());
+    for i in 0..8u8 {
+        e.nb.borrow_mut().to_guest.push_back(frame(100, i));
+        let _ = nf.send_with(100, |b| b.fill(i));
+        result = cycle(&mut e, &mut nf);
+        if result.is_err() {
+            break;
+        }
+    }
+    match expect_down {
+        Some(needle) => {
+            let down = nf
+                .is_down()
+                .unwrap_or_else(|| panic!("{:?}: device still up", m))
+                .to_string();
+            assert!(
+                down.contains(needle),
+                "{:?}: error {:?} lacks {:?}",
+                m,
+                down,
+                needle
+            );
+            assert!(matches!(result, Err(NetError::Protocol(_))));
+            assert!(nf.send_with(60, |_| ()).is_none(), "no transmit once down");
+        }
+        None => assert!(nf.is_down().is_none(), "{:?}: {:?}", m, nf.is_down()),
+    }
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn hostile_tx_bad_id() {
+    hostile(NetMisbehave::TxBadId, Some("tx response for id 9999"));
+}
+
+#[test]
+fn hostile_tx_duplicate_id() {
+    // the second copy is one response more than we made requests
+    hostile(NetMisbehave::TxDuplicate, Some("tx ring rsp_prod 2 cons 0"));
+}
+
+#[test]
+fn hostile_tx_null_status() {
+    hostile(NetMisbehave::TxNullStatus, Some("NULL"));
+}
+
+#[test]
+fn hostile_tx_producer_jump() {
+    hostile(NetMisbehave::TxProdJump, Some("tx ring rsp_prod"));
+}
+
+#[test]
+fn hostile_rx_oversize_length() {
+    hostile(NetMisbehave::RxOversize, Some("past the page"));
+}
+
+#[test]
+fn hostile_rx_offset_past_page() {
+    hostile(NetMisbehave::RxOffsetPastPage, Some("past the page"));
+}
+
+#[test]
+fn hostile_rx_producer_jump() {
+    hostile(NetMisbehave::RxProdJump, Some("rx ring rsp_prod"));
+}
+
+#[test]
+fn hostile_rx_response_never_requested() {
+    hostile(NetMisbehave::RxUnknownId, Some("not posted"));
+}
+
+#[test]
+fn hostile_rx_flags_never_negotiated() {
+    hostile(NetMisbehave::RxMoreData, Some("never negotiated"));
+}
+
+#[test]
+fn backend_error_status_is_counted_not_fatal() {
+    let mut e = env(Some(NetMisbehave::RxErrorStatus));
+    let mut nf = connect(&mut e).unwrap();
+    for i in 0..5u8 {
+        e.nb.borrow_mut().to_guest.push_back(frame(100, i));
+        cycle(&mut e, &mut nf).unwrap();
+    }
+    assert_eq!(nf.stats.rx_dropped, 5);
+    assert_eq!(nf.recv(), None);
+    assert!(nf.is_down().is_none());
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn hostile_backend_scribbles_over_our_ring() {
+    // Our own indexes are private copies: rewriting the shared ones can only
+    // cost a notification, never memory safety or a wrong frame.
+    let mut e = env(Some(NetMisbehave::ScribbleRing));
+    let mut nf = connect(&mut e).unwrap();
+    for i in 0..8u8 {
+        let _ = nf.send_with(100, |b| b.fill(i));
+        let _ = cycle(&mut e, &mut nf);
+    }
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn hostile_backend_never_connects() {
+    let mut e = env(Some(NetMisbehave::NeverConnect));
+    let gt = e.gt.clone();
+    let err = connect(&mut e).err().expect("connect must fail");
+    assert!(
+        matches!(err, NetError::Backend(ref m) if m.contains("did not connect")),
+        "{:?}",
+        err
+    );
+    // everything the failed connect granted was ended and given back
+    assert!(gt.active().is_empty(), "{:?}", gt.active());
+    assert_eq!(gt.allocated_refs(), 0);
+    assert_eq!(
+        e.xs.read_string("device/vif/0/state").unwrap(),
+        "6",
+        "frontend says Closed"
+    );
+}
+
+#[test]
+fn event_storm_is_harmless() {
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    e.nb.borrow().storm(100_000);
+    for _ in 0..1000 {
+        nf.poll().unwrap();
+    }
+    e.nb.borrow_mut().to_guest.push_back(frame(64, 1));
+    cycle(&mut e, &mut nf).unwrap();
+    assert_eq!(
+        nf.recv(),
+        Some(frame(64, 1)),
+        "still working after the storm"
+    );
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn backend_closing_mid_transfer() {
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    for i in 0..30u8 {
+        nf.send_with(200, |b| b.fill(i)).unwrap(); // in flight, not completed
+    }
+    e.nb.borrow_mut().begin_close();
+    assert_clean_close(e, nf);
+}
