@@ -453,10 +453,10 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         Some(r)
     }
 
-    /// Take the device down: Closing, end every grant (a grant the backend
-    /// still uses stays quarantined, reported in the count), Closed.
+    /// Take the device down: Closing, Closed, wait for the backend to let go,
+    /// then end every grant (one still in use stays quarantined, counted).
     pub fn shutdown<G: GrantTable, XM: SharedMem, W: Wait>(
-        mut self,
+        self,
         xs: &mut Client<XM, W>,
         gt: &mut G,
     ) -> usize {
