@@ -33,7 +33,7 @@ mkdir -p "$OUT/payload/payload"
 P=$OUT/payload/payload
 cp "$GUEST" "$P/guest.elf"
 cp "$SCENARIO" "$P/scenario.sh"
-cp "$HARNESS/dom0/lib.sh" "$HARNESS/dom0/gntmap.py" "$P/"
+cp "$HARNESS/dom0/lib.sh" "$HARNESS/dom0/gntmap.py" "$HARNESS/dom0/imds.py" "$P/"
 cp "$HARNESS/dom0/init" "$OUT/payload/init"
 for e in "${EXTRAS[@]}"; do cp -r "$e" "$P/"; done
 # The payload archive follows the cached image; Linux unpacks both, and the

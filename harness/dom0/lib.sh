@@ -19,6 +19,7 @@ check() {
 }
 
 # guest_cfg NAME KERNEL CMDLINE [MEMORY] [EXTRA-LINES]: writes /tmp/NAME.cfg
+# (the vif MAC is $GUEST_MAC, default 00:16:3e:00:00:02)
 guest_cfg() {
     cat >"/tmp/$1.cfg" <<CFG
 name = "$1"
@@ -27,7 +28,7 @@ kernel = "$2"
 cmdline = "$3"
 memory = ${4:-32}
 vcpus = 1
-vif = [ "bridge=xenbr0,mac=00:16:3e:00:00:02" ]
+vif = [ "bridge=xenbr0,mac=${GUEST_MAC:-00:16:3e:00:00:02}" ]
 on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"

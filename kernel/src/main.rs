@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+mod app;
 mod arch;
 mod boot;
 mod bootinfo;
@@ -81,6 +82,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
         }
     };
     arch::interrupts_enable();
+    let boot_ns = xen::time::now_ns();
     xen::describe(&xinfo);
     let m = mem::stats();
     println!(
@@ -123,6 +125,8 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
     let mut net = net::up(&mut xs, &mut gnttab, opts.get("ip"), opts.get("gw"), 0);
     let mut connects: u32 = net.is_some() as u32;
     net::watch_devices(&mut xs);
+    let mut app = (opts.get("cloudinit") != Some("off"))
+        .then(|| app::CloudInit::new(opts.get("imds"), boot_ns));
 
     println!("appliance: idle");
     let mut xs_ok = true;
@@ -134,6 +138,12 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
             deadline = n.poll(now);
             if let Some(r) = n.report(&mut xs, now) {
                 deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
+            }
+            if let Some(r) = app.as_mut().and_then(|a| a.poll(n, &mut xs, now)) {
+                deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
+                if r <= now {
+                    continue; // the app queued packets: let the stack send them now
+                }
             }
         }
         xen::block_until(deadline);

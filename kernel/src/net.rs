@@ -7,7 +7,8 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use netfront::Netfront;
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::dhcpv4;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 use xenstore::xenbus;
@@ -24,6 +25,16 @@ pub struct Net {
     pub sockets: SocketSet<'static>,
     last_stats: netfront::Stats,
     stats_due_ns: u64,
+    /// DHCP client, when no static address was given.
+    dhcp: Option<SocketHandle>,
+    /// An IPv4 address and route are configured.
+    pub configured: bool,
+    pub lease: Option<alloc::string::String>,
+    /// A new lease to write to attr/vif/0/ipv4/0.
+    publish_address: bool,
+    /// When to next say we are still waiting for DHCP, and the step (doubling).
+    dhcp_wait: (u64, u64),
+    started_ns: u64,
 }
 
 fn instant(ns: u64) -> Instant {
@@ -81,7 +92,11 @@ pub fn up(
     config.random_seed = arch::rdtsc();
     let now = crate::xen::time::now_ns();
     let mut iface = Interface::new(config, &mut nf, instant(now));
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut dhcp = None;
+    let mut configured = false;
     if let Some(cidr) = ip.and_then(parse_cidr) {
+        configured = true;
         iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::Ipv4(cidr));
         });
@@ -95,15 +110,34 @@ pub fn up(
             gw4.map(|g| format!("{}", g)).unwrap_or_else(|| "-".into())
         );
         let _ = xenbus::report(xs, "attr/vif/0/ipv4/0", &format!("{}", cidr.address()));
-    } else if let Some(bad) = ip {
-        println!("net: error reason=\"bad ip= option\" value=\"{}\"", bad);
+    } else {
+        if let Some(bad) = ip {
+            println!(
+                "net: error reason=\"bad ip= option, using DHCP\" value=\"{}\"",
+                bad
+            );
+        }
+        let mut d = dhcpv4::Socket::new();
+        // retry quickly at first (the bridge may still be coming up), then back off
+        let mut retry = dhcpv4::RetryConfig::default();
+        retry.discover_timeout = smoltcp::time::Duration::from_secs(2);
+        retry.initial_request_timeout = smoltcp::time::Duration::from_secs(2);
+        d.set_retry_config(retry);
+        dhcp = Some(sockets.add(d));
+        println!("dhcp: start device={}", nf.path);
     }
     Some(Net {
         nf,
         iface,
-        sockets: SocketSet::new(Vec::new()),
+        sockets,
         last_stats: Default::default(),
         stats_due_ns: 0,
+        dhcp,
+        configured,
+        lease: None,
+        publish_address: false,
+        dhcp_wait: (now + 2_000_000_000, 2_000_000_000),
+        started_ns: now,
     })
 }
 
@@ -151,16 +185,88 @@ impl Net {
         }
         self.iface
             .poll(instant(now_ns), &mut self.nf, &mut self.sockets);
+        self.dhcp_events();
+        let mut wake = None;
+        if self.dhcp.is_some() && !self.configured {
+            // no DHCP server yet: smoltcp keeps asking; say so, less and less often
+            if now_ns >= self.dhcp_wait.0 {
+                println!(
+                    "dhcp: waiting for a server elapsed_s={} rx_packets={} tx_packets={}",
+                    (now_ns - self.started_ns) / 1_000_000_000,
+                    self.nf.stats.rx_packets,
+                    self.nf.stats.tx_packets
+                );
+                let step = (self.dhcp_wait.1 * 2).min(60_000_000_000);
+                self.dhcp_wait = (now_ns + step, step);
+            }
+            wake = Some(self.dhcp_wait.0);
+        }
         // the stack may have queued frames or left received ones: poll the ring again soon
         let _ = self.nf.poll();
-        self.iface
+        let next = self
+            .iface
             .poll_delay(instant(now_ns), &self.sockets)
-            .map(|d| now_ns + d.total_micros() * 1000)
+            .map(|d| now_ns + d.total_micros() * 1000);
+        match (next, wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn dhcp_events(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        let event = self.sockets.get_mut::<dhcpv4::Socket>(h).poll();
+        match event {
+            None => {}
+            Some(dhcpv4::Event::Configured(c)) => {
+                self.iface.update_ip_addrs(|a| {
+                    a.clear();
+                    let _ = a.push(IpCidr::Ipv4(c.address));
+                });
+                self.iface.routes_mut().remove_default_ipv4_route();
+                if let Some(r) = c.router {
+                    let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+                }
+                let router = c
+                    .router
+                    .map(|r| format!("{}", r))
+                    .unwrap_or_else(|| "-".into());
+                let dns: Vec<_> = c.dns_servers.iter().map(|d| format!("{}", d)).collect();
+                println!(
+                    "dhcp: lease ip={} router={} server={} dns={}",
+                    c.address,
+                    router,
+                    c.server.address,
+                    if dns.is_empty() {
+                        "-".into()
+                    } else {
+                        dns.join(",")
+                    }
+                );
+                self.lease = Some(format!("{}", c.address.address()));
+                self.configured = true;
+                self.publish_address = true;
+            }
+            Some(dhcpv4::Event::Deconfigured) if !self.configured => {} // the socket's initial state
+            Some(dhcpv4::Event::Deconfigured) => {
+                println!("dhcp: lease lost; asking again");
+                self.iface.update_ip_addrs(|a| a.clear());
+                self.iface.routes_mut().remove_default_ipv4_route();
+                self.configured = false;
+                self.lease = None;
+            }
+        }
     }
 
     /// Publish counters when they changed, at most every 5 s. Returns when
     /// to call again (None: nothing pending).
     pub fn report(&mut self, xs: &mut Store, now_ns: u64) -> Option<u64> {
+        if self.publish_address {
+            self.publish_address = false;
+            if let Some(ip) = &self.lease {
+                let _ = xenbus::report(xs, "attr/vif/0/ipv4/0", ip);
+            }
+        }
         let s = self.nf.stats;
         if s == self.last_stats {
             return None;
@@ -169,8 +275,8 @@ impl Net {
             return Some(self.stats_due_ns);
         }
         let line = format!(
-            "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} tx_errors={} tx_busy={} notifies={} events={}",
-            s.rx_packets, s.rx_bytes, s.tx_packets, s.tx_bytes, s.rx_dropped, s.tx_errors, s.tx_busy, s.notifies, s.events
+            "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} tx_errors={} tx_busy={} rx_csum_blank={} notifies={} events={}",
+            s.rx_packets, s.rx_bytes, s.tx_packets, s.tx_bytes, s.rx_dropped, s.tx_errors, s.tx_busy, s.rx_csum_blank, s.notifies, s.events
         );
         let _ = xenbus::report(xs, "data/netfront/stats", &line);
         self.last_stats = s;

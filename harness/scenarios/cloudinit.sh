@@ -1,0 +1,44 @@
+# Scenario: the product's main job. dnsmasq gives the appliance an address,
+# a metadata service on 169.254.169.254 (reached through the DHCP router,
+# dom0) serves a freshly generated key; the appliance must print that key and
+# the fingerprint ssh-keygen gives, and publish them in XenStore. Runs once
+# per metadata mode (IMDS_MODES, default "v2 v1").
+G=/payload/guest.elf
+
+dnsmasq --interface=xenbr0 --bind-interfaces --port=0 --dhcp-range=10.0.0.50,10.0.0.99,12h \
+    --dhcp-option=3,10.0.0.1 --dhcp-leasefile=/tmp/dnsmasq.leases --log-dhcp --log-facility=/tmp/dnsmasq.log
+ip addr add 169.254.169.254/32 dev xenbr0
+
+n=0
+for mode in ${IMDS_MODES:-v2 v1}; do
+    n=$((n + 1))
+    name=ci$mode
+    rm -f /tmp/key /tmp/key.pub
+    ssh-keygen -q -t ed25519 -N '' -C "harness-$mode@dom0" -f /tmp/key
+    want_key=$(cat /tmp/key.pub)
+    want_fp=$(ssh-keygen -lf /tmp/key.pub | awk '{print $2}')
+    python3 /payload/imds.py "$mode" /tmp/key.pub >/tmp/imds-$mode.log 2>&1 &
+    imds_pid=$!
+    sleep 1
+    GUEST_MAC=00:16:3e:00:00:1$n guest_cfg "$name" "$G" "" 32
+    if xl_create "$name"; then
+        check "[$mode] dhcp lease" wait_console "$name" '^dhcp: lease ip=10\.0\.0\.[0-9]+/24 router=10\.0\.0\.1 ' 60
+        check "[$mode] imds mode reported" wait_console "$name" "^imds: mode=$mode " 90
+        check "[$mode] ssh-key line printed" wait_console "$name" '^ssh-key: ' 30
+        got_key=$(sed -n 's/^ssh-key: //p' "$(guest_log "$name")" | head -1)
+        harness_log "event=key mode=$mode want=\"$want_key\" got=\"$got_key\""
+        check "[$mode] printed key equals the served key" [ "$got_key" = "$want_key" ]
+        check "[$mode] fingerprint equals ssh-keygen -lf ($want_fp)" grep -q "^cloudinit: ssh-key type=ssh-ed25519 bits=256 fingerprint=$want_fp " "$(guest_log "$name")"
+        check "[$mode] cloudinit done" wait_console "$name" '^cloudinit: done elapsed_ms=[0-9]+' 10
+        domid=$(xl domid "$name")
+        check "[$mode] xenstore data/cloudinit/ssh-key" [ "$(xenstore-read /local/domain/$domid/data/cloudinit/ssh-key)" = "$want_key" ]
+        check "[$mode] xenstore data/cloudinit/fingerprint" [ "$(xenstore-read /local/domain/$domid/data/cloudinit/fingerprint)" = "$want_fp" ]
+        check "[$mode] xenstore data/cloudinit/status" [ "$(xenstore-read /local/domain/$domid/data/cloudinit/status)" = done ]
+        ip4=$(xenstore-read /local/domain/$domid/attr/vif/0/ipv4/0 2>/dev/null)
+        harness_log "event=done mode=$mode $(grep -E '^cloudinit: done' "$(guest_log "$name")") ip=$ip4"
+        check "[$mode] pings at the leased address" ping -c 3 -W 2 "${ip4:-none}"
+        xl destroy "$name"
+    fi
+    kill $imds_pid
+    cat /tmp/imds-$mode.log
+done
