@@ -54,4 +54,17 @@ if [ -s "$N" ]; then
 else
     fail "no guest console log collected (build/xen-net/guest-net.log)"
 fi
+
+run_scenario cloudinit
+for mode in v2 v1; do
+    C=$ROOT/build/xen-cloudinit/guest-ci$mode.log
+    if [ -s "$C" ]; then
+        grep -E '^(dhcp|imds|cloudinit|ssh-key):' "$C" | sed 's/^/  | /'
+        expect_line "$C" "^imds: mode=$mode " "[$mode] metadata mode"
+        expect_line "$C" '^cloudinit: done elapsed_ms=[0-9]+$' "[$mode] cloud-init finished"
+        expect_no_line "$C" '^(trap|panic|netfront: error|cloudinit: error)' "[$mode] no trap, panic or error"
+    else
+        fail "no guest console log for the $mode run"
+    fi
+done
 summary

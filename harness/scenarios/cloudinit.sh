@@ -37,6 +37,14 @@ for mode in ${IMDS_MODES:-v2 v1}; do
         ip4=$(xenstore-read /local/domain/$domid/attr/vif/0/ipv4/0 2>/dev/null)
         harness_log "event=done mode=$mode $(grep -E '^cloudinit: done' "$(guest_log "$name")") ip=$ip4"
         check "[$mode] pings at the leased address" ping -c 3 -W 2 "${ip4:-none}"
+        sleep 1
+        cpu0=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+        sleep 5
+        cpu1=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+        st=$(domain_state "$name")
+        harness_log "event=idle mode=$mode state=$st cpu_s_before=$cpu0 cpu_s_after=$cpu1"
+        check "[$mode] idle after the key: blocked ($st), no CPU over 5 s ($cpu0 -> $cpu1)" \
+            awk -v a="$cpu0" -v b="$cpu1" -v s="$st" 'BEGIN { exit !(b - a < 0.2 && s ~ /b/) }'
         xl destroy "$name"
     fi
     kill $imds_pid

@@ -1,0 +1,16 @@
+//! Any text as a key line: a validated key (whose normalised line parses
+//! back to the same key) or an error, never a panic.
+#![no_main]
+
+use cloudinit::sshkey;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(line) = std::str::from_utf8(data) else { return };
+    if let Ok(k) = sshkey::parse(line) {
+        let again = sshkey::parse(&k.line).expect("normalised line parses");
+        assert_eq!(again.blob, k.blob);
+        assert_eq!(again.fingerprint(), k.fingerprint());
+    }
+    let _ = sshkey::base64_decode(line);
+});
