@@ -89,19 +89,6 @@ pub fn interrupts_enabled() -> bool {
     flags & (1 << 9) != 0
 }
 
-/// Run `f` with interrupts masked, restoring the previous state.
-pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
-    let was = interrupts_enabled();
-    if was {
-        interrupts_disable();
-    }
-    let r = f();
-    if was {
-        interrupts_enable();
-    }
-    r
-}
-
 /// `sti; hlt`: sleep until the next interrupt, with no window between
 /// enabling interrupts and halting (STI's one-instruction shadow).
 pub fn enable_interrupts_and_halt() {

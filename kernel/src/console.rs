@@ -143,15 +143,6 @@ fn pv_write(pv: &PvConsole, mut bytes: &[u8]) -> bool {
     true
 }
 
-pub struct Writer;
-
-impl Write for Writer {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        CONSOLE.lock().put(s.as_bytes());
-        Ok(())
-    }
-}
-
 pub fn print(args: fmt::Arguments) {
     // Format into a line buffer first so one line is one ring update and one notify.
     let mut line = LineBuf {

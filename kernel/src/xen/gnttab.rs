@@ -23,7 +23,6 @@ pub struct XenGrantTable {
 }
 
 pub struct GrantTableInfo {
-    pub frames: u32,
     pub max_frames: u32,
 }
 
@@ -47,7 +46,6 @@ impl XenGrantTable {
         Ok((
             t,
             GrantTableInfo {
-                frames: q.nr_frames,
                 max_frames: q.max_nr_frames,
             },
         ))

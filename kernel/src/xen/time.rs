@@ -3,7 +3,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use xenabi::hal::{Clock, SharedMem};
+use xenabi::hal::SharedMem;
 use xenabi::shared_info as si;
 
 use super::hypercall;
@@ -46,14 +46,6 @@ pub fn now_ns() -> u64 {
 /// Arm the one-shot timer for absolute system time `deadline_ns`.
 pub fn set_timer(deadline_ns: u64) {
     hypercall::vcpu_set_singleshot_timer(0, deadline_ns);
-}
-
-pub struct XenClock;
-
-impl Clock for XenClock {
-    fn now_ns(&self) -> u64 {
-        now_ns()
-    }
 }
 
 /// Is the timer port's event pending? (consumes it)
