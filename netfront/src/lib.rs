@@ -35,6 +35,10 @@ const RX_QUEUE_MAX: usize = 128;
 pub const MAX_FRAME: usize = 1514;
 const CONNECT_TIMEOUT_NS: u64 = 20_000_000_000;
 const CLOSE_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Consecutive events that brought no response before we call it a storm. A
+/// well-behaved backend notifies only when it produced something (our
+/// rsp_event asks for exactly that), so even a handful of idle events is odd.
+const EVENT_STORM_LIMIT: u32 = 1000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetError {
@@ -108,6 +112,8 @@ pub struct Netfront<M: SharedMem, E: EventChannel> {
     rx_posted: [bool; RX_BUFS],
     rx_queue: VecDeque<Vec<u8>>,
     down: Option<String>,
+    /// events in a row that brought no response (storm detection)
+    idle_events: u32,
     pub stats: Stats,
 }
 
@@ -218,6 +224,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             rx_posted: [false; RX_BUFS],
             rx_queue: VecDeque::with_capacity(RX_QUEUE_MAX),
             down: None,
+            idle_events: 0,
             stats: Stats::default(),
         };
         match nf.finish_connect(xs, gt, pa, deadline) {
@@ -313,9 +320,29 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         if let Some(d) = &self.down {
             return Err(NetError::Protocol(d.clone()));
         }
-        if self.events.take_pending(self.port) {
+        let evented = self.events.take_pending(self.port);
+        if evented {
             self.stats.events += 1;
         }
+        let before = self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons);
+        let r = self.poll_rings();
+        // XSA-391: a backend that keeps signalling without producing anything is
+        // flooding us; take the device down rather than spin on its events.
+        if evented && r.is_ok() && self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons) == before {
+            self.idle_events += 1;
+            if self.idle_events > EVENT_STORM_LIMIT {
+                return Err(self.fail(format!(
+                    "event storm: {} events in a row without a response",
+                    self.idle_events
+                )));
+            }
+        } else if self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons) != before {
+            self.idle_events = 0;
+        }
+        r
+    }
+
+    fn poll_rings(&mut self) -> Result<(), NetError> {
         loop {
             self.tx_completions()?;
             let refilled = self.rx_frames()?;
