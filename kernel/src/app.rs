@@ -75,7 +75,15 @@ impl CloudInit {
                         net.sockets.get_mut::<tcp::Socket>(h).abort();
                         net.sockets.remove(h);
                         self.exchange = None;
+                        let retries = self.imds.retries();
                         self.imds.on_outcome(now, outcome);
+                        if self.imds.retries() > retries {
+                            println!(
+                                "imds: retry n={} reason=\"{}\"",
+                                self.imds.retries(),
+                                self.imds.last_error.as_deref().unwrap_or("-")
+                            );
+                        }
                     }
                     None => return Some(self.exchange.as_ref().unwrap().deadline),
                 }

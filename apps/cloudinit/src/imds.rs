@@ -174,6 +174,11 @@ impl Imds {
         self.mode
     }
 
+    /// Retries so far (each with `last_error` saying why).
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     fn path(&self) -> String {
         match self.step {
             Step::Token => "/latest/api/token".into(),
