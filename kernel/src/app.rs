@@ -134,6 +134,18 @@ impl CloudInit {
         Some(now) // more to do right away
     }
 
+    /// The network went away (device closed): an exchange in flight died
+    /// with it; its socket belonged to the old stack.
+    pub fn net_lost(&mut self, now: u64) {
+        if self.exchange.take().is_some() {
+            self.imds.on_outcome(now, Outcome::Reset);
+            println!(
+                "imds: retry n={} reason=\"network went down\"",
+                self.imds.retries()
+            );
+        }
+    }
+
     fn open(&mut self, net: &mut Net, request: Vec<u8>, now: u64) {
         let sock = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; 8192]),

@@ -163,6 +163,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
             if let Some(why) = net.as_ref().and_then(|n| n.should_close(&mut xs)) {
                 if let Some(n) = net.take() {
                     n.close(&mut xs, &mut gnttab, &why);
+                    if let Some(a) = app.as_mut() {
+                        a.net_lost(xen::time::now_ns());
+                    }
                 }
             }
             if net.is_none() && xenbus_has_vif(&mut xs) {
