@@ -6,6 +6,8 @@
 //!
 //! Misbehaviour for hostile-input tests: `misbehave` makes the next reply
 //! garbage, mis-addressed, oversized, jump the producer index, or never come.
+//! A guest that breaks the protocol itself (a request over 4096 bytes) is
+//! cut off, as xenstored does: `is_bad` tells.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -48,8 +50,9 @@ struct Watch {
 struct Transaction {
     domid: u16,
     tree: BTreeMap<String, Node>,
-    /// generation of each node read (0 = absent) when the transaction read it
-    reads: HashMap<String, u64>,
+    /// generation of each node read or written (0 = absent) when the
+    /// transaction first touched it; any change by then means EAGAIN
+    accessed: HashMap<String, u64>,
     writes: Vec<String>,
 }
 
@@ -58,6 +61,8 @@ struct Conn {
     page: SimPage,
     inbuf: Vec<u8>,
     outq: VecDeque<u8>,
+    /// Broke the protocol; no longer served.
+    bad: bool,
 }
 
 pub struct Xenstored {
@@ -117,7 +122,18 @@ impl Xenstored {
             page,
             inbuf: vec![],
             outq: VecDeque::new(),
+            bad: false,
         });
+    }
+
+    /// Whether domain `domid`'s connection was cut off for breaking the protocol.
+    pub fn is_bad(&self, domid: u16) -> bool {
+        self.conns.iter().any(|c| c.domid == domid && c.bad)
+    }
+
+    /// Watches registered by `domid`.
+    pub fn watch_count(&self, domid: u16) -> usize {
+        self.watches.iter().filter(|w| w.domid == domid).count()
     }
 
     pub fn misbehave(&mut self, m: Misbehave) {
@@ -131,7 +147,7 @@ impl Xenstored {
         let r = self.write_node(&mut tree, 0, path, value, true);
         self.tree = tree;
         r.expect("toolstack write");
-        self.fire(path);
+        self.fire(path, false);
     }
 
     pub fn tool_read(&self, path: &str) -> Option<Vec<u8>> {
@@ -139,17 +155,22 @@ impl Xenstored {
     }
 
     pub fn tool_rm(&mut self, path: &str) {
-        let mut tree = std::mem::take(&mut self.tree);
-        let _ = Self::rm_node(&mut tree, path);
-        self.tree = tree;
         self.generation += 1;
-        self.fire(path);
+        Self::rm_node(&mut self.tree, path, self.generation);
+        self.fire(path, true);
     }
 
     pub fn tool_set_perms(&mut self, path: &str, perms: &[(u16, char)]) {
+        self.generation += 1;
         if let Some(n) = self.tree.get_mut(path) {
             n.perms = perms.to_vec();
+            n.generation = self.generation;
         }
+    }
+
+    /// A node's permissions as (domid, n/r/w/b), owner first.
+    pub fn tool_perms(&self, path: &str) -> Option<Vec<(u16, char)>> {
+        self.tree.get(path).map(|n| n.perms.clone())
     }
 
     // ---- tree ----
@@ -213,6 +234,10 @@ impl Xenstored {
         if domid != 0 {
             perms[0].0 = domid;
         }
+        // the parent's child list changed: transactions that listed it conflict
+        if let Some(p) = tree.get_mut(parent) {
+            p.generation = generation;
+        }
         tree.insert(
             path.to_string(),
             Node {
@@ -224,7 +249,12 @@ impl Xenstored {
         Ok(())
     }
 
-    fn rm_node(tree: &mut BTreeMap<String, Node>, path: &str) -> Vec<String> {
+    fn rm_node(tree: &mut BTreeMap<String, Node>, path: &str, generation: u64) -> Vec<String> {
+        if let Some(p) = Self::parent(path).and_then(|p| tree.get_mut(p)) {
+            if path != "/" {
+                p.generation = generation;
+            }
+        }
         let prefix = format!("{}/", path);
         let doomed: Vec<String> = tree
             .keys()
@@ -252,8 +282,17 @@ impl Xenstored {
     }
 
     fn absolute(domid: u16, path: &str) -> Option<String> {
-        if path.is_empty() || path.len() > xs::XENSTORE_ABS_PATH_MAX || path.contains("//") {
+        // xenstored's character set: letters, digits and -/_@
+        let valid = |c: char| c.is_ascii_alphanumeric() || "-/_@".contains(c);
+        if path.is_empty()
+            || path.len() > xs::XENSTORE_ABS_PATH_MAX
+            || path.contains("//")
+            || !path.chars().all(valid)
+        {
             return None;
+        }
+        if path.starts_with('@') {
+            return Some(path.to_string()); // special watch names stay as they are
         }
         let p = if path.starts_with('/') {
             path.to_string()
@@ -268,15 +307,21 @@ impl Xenstored {
         Some(p)
     }
 
-    /// Queue watch events for a change at `path` (absolute).
-    fn fire(&mut self, path: &str) {
+    /// Queue watch events for a change at `path` (absolute): watches on the
+    /// node and its ancestors fire, and on removal those below it too. A
+    /// watcher that may not read the node is not told about it.
+    fn fire(&mut self, path: &str, removed: bool) {
         let mut events = vec![];
         for w in &self.watches {
             let hit = path == w.path
                 || path.starts_with(&format!("{}/", w.path))
-                || w.path.starts_with(&format!("{}/", path)) // removal of an ancestor
-                || w.path == "/";
-            if hit {
+                || (removed && w.path.starts_with(&format!("{}/", path)))
+                || (w.path == "/" && path.starts_with('/'));
+            let readable = match self.tree.get(path) {
+                Some(n) => Self::can(n, w.domid, 'r'),
+                None => true,
+            };
+            if hit && readable {
                 let shown = if w.relative {
                     let home = format!("/local/domain/{}/", w.domid);
                     path.strip_prefix(&home).unwrap_or(path).to_string()
@@ -298,6 +343,9 @@ impl Xenstored {
     // ---- ring side ----
 
     fn send(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+        if payload.len() > xs::XENSTORE_PAYLOAD_MAX {
+            return self.send(domid, xs::XS_ERROR, req_id, tx_id, b"E2BIG\0");
+        }
         if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
             for w in [kind, req_id, tx_id, payload.len() as u32] {
                 c.outq.extend(w.to_le_bytes());
@@ -309,6 +357,9 @@ impl Xenstored {
     /// Serve every connection once: take requests, answer, flush replies.
     pub fn process(&mut self) {
         for i in 0..self.conns.len() {
+            if self.conns[i].bad {
+                continue;
+            }
             // requests in
             let (page, domid) = (self.conns[i].page.clone(), self.conns[i].domid);
             let cons = page.read_u32(xs::XS_REQ_CONS_OFFSET);
@@ -330,6 +381,11 @@ impl Xenstored {
                 }
                 let w = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
                 let (kind, req_id, tx_id, len) = (w(0), w(4), w(8), w(12) as usize);
+                if len > xs::XENSTORE_PAYLOAD_MAX {
+                    self.conns[i].bad = true;
+                    self.conns[i].inbuf.clear();
+                    break;
+                }
                 if buf.len() < 16 + len {
                     break;
                 }
@@ -552,7 +608,7 @@ impl Xenstored {
                     Transaction {
                         domid,
                         tree: self.tree.clone(),
-                        reads: HashMap::new(),
+                        accessed: HashMap::new(),
                         writes: vec![],
                     },
                 );

@@ -13,7 +13,7 @@ use core::fmt;
 use xenabi::hal::SharedMem;
 
 use crate::ring::{Ring, RingError};
-use crate::wire::{split_strings, Errno, Kind, Message, Reader, WireError};
+use crate::wire::{split_strings, Errno, Kind, Message, Perm, Reader, WireError};
 
 /// What the client needs from its platform besides the ring page.
 pub trait Wait {
@@ -91,6 +91,8 @@ pub struct Client<M: SharedMem, W: Wait> {
     /// Replies that matched no outstanding request (late or forged), dropped.
     pub stray_replies: u64,
     pub dropped_events: u64,
+    /// Watch events without a path and token, or not UTF-8, dropped.
+    pub bad_events: u64,
 }
 
 impl<M: SharedMem, W: Wait> Client<M, W> {
@@ -106,6 +108,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             timeout_ns: DEFAULT_TIMEOUT_NS,
             stray_replies: 0,
             dropped_events: 0,
+            bad_events: 0,
         }
     }
 
@@ -166,15 +169,16 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             self.replies.push_back(m);
             return Ok(());
         }
+        // A malformed event is still well framed: drop it, keep the connection.
         let parts = split_strings(&m.payload);
         let (Some(path), Some(token)) = (parts.first(), parts.get(1)) else {
-            return self.fail(Error::Protocol(String::from(
-                "watch event without path and token",
-            )));
+            self.bad_events += 1;
+            return Ok(());
         };
         let (Ok(path), Ok(token)) = (core::str::from_utf8(path), core::str::from_utf8(token))
         else {
-            return self.fail(Error::Protocol(String::from("watch event not UTF-8")));
+            self.bad_events += 1;
+            return Ok(());
         };
         if self.events.len() == MAX_QUEUED_EVENTS {
             self.events.pop_front();
@@ -223,9 +227,11 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
                     continue;
                 }
                 return match m.header.kind {
+                    // an error name we do not know is still a well-framed
+                    // answer: this request failed, the connection is fine
                     Kind::Error => match Errno::from_payload(&m.payload) {
                         Some(e) => Err(Error::Xs(e)),
-                        None => self.fail(Error::Protocol(String::from("unknown error name"))),
+                        None => Err(Error::Protocol(String::from("unknown error name"))),
                     },
                     k if k == kind => Ok(m.payload),
                     _ => self.fail(Error::Protocol(format!(
@@ -268,7 +274,11 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<()> {
-        self.request(Kind::Mkdir, 0, &nul(path)).map(|_| ())
+        self.mkdir_tx(0, path)
+    }
+
+    pub fn mkdir_tx(&mut self, tx: u32, path: &str) -> Result<()> {
+        self.request(Kind::Mkdir, tx, &nul(path)).map(|_| ())
     }
 
     pub fn rm(&mut self, path: &str) -> Result<()> {
@@ -280,7 +290,11 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     }
 
     pub fn directory(&mut self, path: &str) -> Result<Vec<String>> {
-        let v = self.request(Kind::Directory, 0, &nul(path))?;
+        self.directory_tx(0, path)
+    }
+
+    pub fn directory_tx(&mut self, tx: u32, path: &str) -> Result<Vec<String>> {
+        let v = self.request(Kind::Directory, tx, &nul(path))?;
         split_strings(&v)
             .into_iter()
             .map(|s| {
@@ -291,15 +305,32 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             .collect()
     }
 
-    /// Set permissions, e.g. `["n0", "r1"]`: owner dom0 with no access for
-    /// others, read access for dom1.
-    pub fn set_perms(&mut self, path: &str, perms: &[&str]) -> Result<()> {
+    /// A node's permissions: owner (and everyone's default) first, then the ACL.
+    pub fn get_perms(&mut self, path: &str) -> Result<Vec<Perm>> {
+        let v = self.request(Kind::GetPerms, 0, &nul(path))?;
+        let perms: Option<Vec<Perm>> = split_strings(&v).into_iter().map(Perm::parse).collect();
+        match perms {
+            Some(p) if !p.is_empty() => Ok(p),
+            _ => Err(Error::Protocol(String::from("unparsable permissions"))),
+        }
+    }
+
+    /// Set a node's permissions, e.g. `[n1, r0]`: owner dom1, nobody else
+    /// may read except dom0 (which may anyway).
+    pub fn set_perms(&mut self, path: &str, perms: &[Perm]) -> Result<()> {
         let mut p = nul(path);
         for perm in perms {
-            p.extend_from_slice(perm.as_bytes());
-            p.push(0);
+            perm.emit(&mut p);
         }
         self.request(Kind::SetPerms, 0, &p).map(|_| ())
+    }
+
+    /// Drop every watch (and transaction) this connection has, as a fresh
+    /// kernel does in case a previous one left some behind.
+    pub fn reset_watches(&mut self) -> Result<()> {
+        self.request(Kind::ResetWatches, 0, b"\0").map(|_| ())?;
+        self.events.clear();
+        Ok(())
     }
 
     pub fn get_domain_path(&mut self, domid: u16) -> Result<String> {
@@ -379,6 +410,35 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             }
             self.wait.wait(deadline_ns);
         }
+    }
+
+    /// The oldest queued event for `token`, without blocking. Events for
+    /// other tokens stay queued for their owners (a shutdown request that
+    /// arrives while a driver waits for its backend must not be lost).
+    pub fn take_event(&mut self, token: &str) -> Result<Option<WatchEvent>> {
+        self.pump()?;
+        let i = self.events.iter().position(|e| e.token == token);
+        Ok(i.and_then(|i| self.events.remove(i)))
+    }
+
+    /// Wait until `deadline_ns` for an event for `token`; others stay queued.
+    pub fn wait_event_for(&mut self, token: &str, deadline_ns: u64) -> Result<Option<WatchEvent>> {
+        loop {
+            if let Some(e) = self.take_event(token)? {
+                return Ok(Some(e));
+            }
+            if self.wait.now_ns() >= deadline_ns {
+                return Ok(None);
+            }
+            self.wait.wait(deadline_ns);
+        }
+    }
+
+    /// Forget queued events for `token` (after unwatching it). Returns how many.
+    pub fn discard_events(&mut self, token: &str) -> usize {
+        let before = self.events.len();
+        self.events.retain(|e| e.token != token);
+        before - self.events.len()
     }
 
     /// Is there anything for us in the response ring?

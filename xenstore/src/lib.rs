@@ -12,4 +12,4 @@ pub mod wire;
 pub mod xenbus;
 
 pub use client::{Client, Error, Wait, WatchEvent};
-pub use wire::Errno;
+pub use wire::{Access, Errno, Perm};

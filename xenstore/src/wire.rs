@@ -274,6 +274,65 @@ impl Reader {
     }
 }
 
+/// Access a permission entry grants (`n`, `r`, `w`, `b` on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+    Both,
+}
+
+/// One permission entry, e.g. `r1`: domain 1 may read. In a node's list the
+/// first entry names the owner and the access of every domain not listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perm {
+    pub domid: u16,
+    pub access: Access,
+}
+
+impl Perm {
+    pub fn parse(b: &[u8]) -> Option<Perm> {
+        let (&mode, id) = b.split_first()?;
+        let access = match mode {
+            b'n' => Access::None,
+            b'r' => Access::Read,
+            b'w' => Access::Write,
+            b'b' => Access::Both,
+            _ => return None,
+        };
+        // digits only: u16::from_str would also take a leading '+'
+        if id.is_empty() || id.len() > 5 || !id.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let domid = core::str::from_utf8(id).ok()?.parse().ok()?;
+        Some(Perm { domid, access })
+    }
+
+    /// Append `<mode><domid>\0`.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.push(match self.access {
+            Access::None => b'n',
+            Access::Read => b'r',
+            Access::Write => b'w',
+            Access::Both => b'b',
+        });
+        let mut digits = [0u8; 5];
+        let mut n = self.domid;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+        out.push(0);
+    }
+}
+
 /// Split a NUL-separated payload (XS_DIRECTORY, XS_WATCH_EVENT) into strings.
 pub fn split_strings(p: &[u8]) -> Vec<&[u8]> {
     let p = p.strip_suffix(b"\0").unwrap_or(p);
@@ -330,6 +389,26 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].payload, b"hello");
         assert_eq!(split_strings(&got[1].payload), vec![&b"a"[..], &b"tok"[..]]);
+    }
+
+    #[test]
+    fn perms_parse_and_emit() {
+        let mut out = Vec::new();
+        for p in [
+            Perm { domid: 0, access: Access::None },
+            Perm { domid: 7, access: Access::Read },
+            Perm { domid: 65535, access: Access::Both },
+            Perm { domid: 12, access: Access::Write },
+        ] {
+            out.clear();
+            p.emit(&mut out);
+            assert_eq!(out.last(), Some(&0));
+            assert_eq!(Perm::parse(&out[..out.len() - 1]), Some(p));
+        }
+        assert_eq!(&out[..], b"w12\0");
+        for bad in [&b""[..], b"r", b"x1", b"r+1", b"r65536", b"r1a", b"r\xc3\xa9"] {
+            assert_eq!(Perm::parse(bad), None, "{:?}", bad);
+        }
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Res
 
 /// Wait until the state at `path` satisfies `accept`, or the deadline.
 /// Returns the last state seen (check it with `accept` again on timeout).
+/// Watch events for other tokens stay queued for the main loop.
 pub fn wait_state<M: SharedMem, W: Wait>(
     c: &mut Client<M, W>,
     path: &str,
@@ -120,14 +121,215 @@ pub fn wait_state<M: SharedMem, W: Wait>(
         if accept(s) {
             break Ok(s);
         }
-        match c.wait_event(deadline_ns) {
+        match c.wait_event_for(&token, deadline_ns) {
             Ok(Some(_)) => continue,
             Ok(None) => break Ok(s),
             Err(e) => break Err(e),
         }
     };
     let _ = c.unwatch(&node, &token);
+    c.discard_events(&token);
     result
+}
+
+/// A backend's state node, with "gone" (the node or the whole backend
+/// directory removed) kept apart from a backend that says Closed.
+pub fn read_backend<M: SharedMem, W: Wait>(
+    c: &mut Client<M, W>,
+    backend: &str,
+) -> Result<Option<State>> {
+    match c.read_string(&format!("{}/state", backend)) {
+        Ok(s) => Ok(Some(State::from_str(&s).unwrap_or(State::Unknown))),
+        Err(Error::Xs(Errno::ENOENT)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a front-end could not move on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrontendError {
+    Store(Error),
+    /// The backend did not reach an acceptable state in time; its last state.
+    Timeout(State),
+    /// The backend's state node disappeared (backend domain or device gone).
+    BackendGone,
+    /// Our own device directory is gone (the toolstack removed the device).
+    DeviceGone,
+    /// A state change the xenbus protocol does not allow.
+    BadTransition { from: State, to: State },
+}
+
+impl From<Error> for FrontendError {
+    fn from(e: Error) -> Self {
+        FrontendError::Store(e)
+    }
+}
+
+impl core::fmt::Display for FrontendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FrontendError::Store(e) => write!(f, "xenstore: {}", e),
+            FrontendError::Timeout(s) => write!(f, "backend stuck in {:?}", s),
+            FrontendError::BackendGone => f.write_str("backend went away"),
+            FrontendError::DeviceGone => f.write_str("device removed"),
+            FrontendError::BadTransition { from, to } => {
+                write!(f, "state change {:?} -> {:?} not allowed", from, to)
+            }
+        }
+    }
+}
+
+/// The front-end half of the xenbus handshake for one device:
+/// Initialising -> (Initialised ->) Connected, and Closing -> Closed from
+/// anywhere. It watches the backend's state under its own token, so events
+/// meant for others stay queued.
+pub struct Frontend {
+    pub dev: Device,
+    state: State,
+    token: String,
+    watching: bool,
+}
+
+impl Frontend {
+    pub fn new(dev: Device) -> Self {
+        let token = format!("be-state:{}", dev.path);
+        Frontend {
+            dev,
+            state: State::Unknown,
+            token,
+            watching: false,
+        }
+    }
+
+    /// Our state as last published.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The watch token for the backend's state node.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn allowed(from: State, to: State) -> bool {
+        use State::*;
+        match to {
+            _ if from == to => true,
+            Closing | Closed => true,
+            Initialising => matches!(from, Unknown | Closed),
+            Initialised => from == Initialising,
+            Connected => matches!(from, Initialising | Initialised),
+            _ => false,
+        }
+    }
+
+    /// Publish our new state. Done in a transaction that first checks our
+    /// state node still exists, so a device the toolstack removed is not
+    /// brought back to life by our write.
+    pub fn switch<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+        to: State,
+    ) -> core::result::Result<(), FrontendError> {
+        if !Self::allowed(self.state, to) {
+            return Err(FrontendError::BadTransition {
+                from: self.state,
+                to,
+            });
+        }
+        let node = format!("{}/state", self.dev.path);
+        let written = c.transaction(|c, tx| match c.read_tx(tx, &node) {
+            Ok(_) => c
+                .write_tx(tx, &node, format!("{}", to as u8).as_bytes())
+                .map(|_| true),
+            Err(Error::Xs(Errno::ENOENT)) => Ok(false),
+            Err(e) => Err(e),
+        })?;
+        if !written {
+            return Err(FrontendError::DeviceGone);
+        }
+        self.state = to;
+        Ok(())
+    }
+
+    /// Start watching the backend's state (idempotent).
+    pub fn watch_backend<M: SharedMem, W: Wait>(&mut self, c: &mut Client<M, W>) -> Result<()> {
+        if !self.watching {
+            c.watch(&format!("{}/state", self.dev.backend), &self.token)?;
+            self.watching = true;
+        }
+        Ok(())
+    }
+
+    pub fn unwatch_backend<M: SharedMem, W: Wait>(&mut self, c: &mut Client<M, W>) -> Result<()> {
+        if self.watching {
+            self.watching = false;
+            c.discard_events(&self.token);
+            c.unwatch(&format!("{}/state", self.dev.backend), &self.token)?;
+        }
+        Ok(())
+    }
+
+    /// For the main loop, without blocking: the backend's state if its
+    /// watch fired since the last call (`Some(None)`: the backend is gone),
+    /// `None` if nothing happened.
+    pub fn poll_backend<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+    ) -> Result<Option<Option<State>>> {
+        let mut fired = false;
+        while c.take_event(&self.token)?.is_some() {
+            fired = true;
+        }
+        if !fired {
+            return Ok(None);
+        }
+        read_backend(c, &self.dev.backend).map(Some)
+    }
+
+    /// Wait, bounded by `deadline_ns`, until the backend's state satisfies
+    /// `accept`. A vanished backend ends the wait at once.
+    pub fn wait_backend<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+        deadline_ns: u64,
+        accept: impl Fn(State) -> bool,
+    ) -> core::result::Result<State, FrontendError> {
+        self.watch_backend(c)?;
+        loop {
+            // read after any event (and once at the start): events coalesce
+            // in spirit, the node's value is the truth
+            while c.take_event(&self.token)?.is_some() {}
+            let s = read_backend(c, &self.dev.backend)?.ok_or(FrontendError::BackendGone)?;
+            if accept(s) {
+                return Ok(s);
+            }
+            if c.wait_event_for(&self.token, deadline_ns)?.is_none() {
+                return Err(FrontendError::Timeout(s));
+            }
+        }
+    }
+
+    /// Orderly shutdown: Closing, wait (bounded) for the backend to close
+    /// or vanish, then Closed. Ends with Closed published even if the
+    /// backend never answered, and stops watching it.
+    pub fn close<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+        deadline_ns: u64,
+    ) -> core::result::Result<(), FrontendError> {
+        let waited = self.switch(c, State::Closing).and_then(|_| {
+            match self.wait_backend(c, deadline_ns, |s| {
+                matches!(s, State::Closing | State::Closed | State::Unknown)
+            }) {
+                Ok(_) | Err(FrontendError::BackendGone) => Ok(()),
+                Err(e) => Err(e),
+            }
+        });
+        let closed = self.switch(c, State::Closed);
+        let unwatched = self.unwatch_backend(c).map_err(FrontendError::Store);
+        waited.and(closed).and(unwatched)
+    }
 }
 
 // ---- control: xl shutdown / xl reboot ----
