@@ -53,7 +53,9 @@ struct Transaction {
     /// generation of each node read or written (0 = absent) when the
     /// transaction first touched it; any change by then means EAGAIN
     accessed: HashMap<String, u64>,
-    writes: Vec<String>,
+    /// Changed nodes in order, with whether the change was a removal;
+    /// replayed onto the tree at commit.
+    writes: Vec<(String, bool)>,
 }
 
 struct Conn {
@@ -473,13 +475,17 @@ impl Xenstored {
                 .and_then(|p| std::str::from_utf8(p).ok())
                 .ok_or("EINVAL")
         };
-        if tx_id != 0 && !self.transactions.contains_key(&tx_id) {
-            return Err("ENOENT");
+        match self.transactions.get(&tx_id) {
+            _ if tx_id == 0 => {}
+            None => return Err("ENOENT"),
+            Some(t) if t.domid != domid => return Err("ENOENT"),
+            Some(_) => {}
         }
+        let ok = || Ok(b"OK\0".to_vec());
         match kind {
             xs::XS_READ | xs::XS_DIRECTORY | xs::XS_GET_PERMS => {
                 let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
-                self.note_read(tx_id, &path);
+                self.note_access(tx_id, &path);
                 let tree = self.tree_of(tx_id);
                 let node = tree.get(&path).ok_or("ENOENT")?;
                 if !Self::can(node, domid, 'r') {
@@ -507,57 +513,56 @@ impl Xenstored {
                     vec![]
                 };
                 if kind == xs::XS_MKDIR && self.tree_of(tx_id).contains_key(&path) {
-                    return Ok(b"OK\0".to_vec());
+                    return ok();
                 }
-                self.modify(domid, tx_id, &path, |d, tree| {
+                self.modify(tx_id, &path, false, |d, tree| {
                     d.write_node(tree, domid, &path, &value, true)
                 })?;
-                Ok(b"OK\0".to_vec())
+                ok()
             }
             xs::XS_RM => {
                 let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
+                if path == "/" || path.starts_with('@') {
+                    return Err("EINVAL");
+                }
                 let tree = self.tree_of(tx_id);
                 match tree.get(&path) {
                     None => {
                         let parent_exists =
                             Self::parent(&path).is_some_and(|p| tree.contains_key(p));
-                        return if parent_exists {
-                            Ok(b"OK\0".to_vec())
-                        } else {
-                            Err("ENOENT")
-                        };
+                        return if parent_exists { ok() } else { Err("ENOENT") };
                     }
                     Some(n) if !Self::can(n, domid, 'w') => return Err("EACCES"),
                     _ => {}
                 }
-                self.modify(domid, tx_id, &path, |d, tree| {
+                self.modify(tx_id, &path, true, |d, tree| {
                     d.generation += 1;
-                    Self::rm_node(tree, &path);
+                    Self::rm_node(tree, &path, d.generation);
                     Ok(())
                 })?;
-                Ok(b"OK\0".to_vec())
+                ok()
             }
             xs::XS_SET_PERMS => {
                 let path = Self::absolute(domid, s(0)?).ok_or("EINVAL")?;
                 let mut perms = vec![];
                 for p in parts.iter().skip(1) {
-                    let p = std::str::from_utf8(p).map_err(|_| "EINVAL")?;
-                    let mode = p.chars().next().ok_or("EINVAL")?;
-                    let d: u16 = p[1..].parse().map_err(|_| "EINVAL")?;
-                    if !"nrwb".contains(mode) {
-                        return Err("EINVAL");
-                    }
-                    perms.push((d, mode));
+                    perms.push(parse_perm(p).ok_or("EINVAL")?);
                 }
                 if perms.is_empty() {
                     return Err("EINVAL");
                 }
-                let node = self.tree.get_mut(&path).ok_or("ENOENT")?;
+                let node = self.tree_of(tx_id).get(&path).ok_or("ENOENT")?;
                 if domid != 0 && node.perms[0].0 != domid {
                     return Err("EACCES");
                 }
-                node.perms = perms;
-                Ok(b"OK\0".to_vec())
+                self.modify(tx_id, &path, false, |d, tree| {
+                    d.generation += 1;
+                    let n = tree.get_mut(&path).ok_or("ENOENT")?;
+                    n.perms = perms;
+                    n.generation = d.generation;
+                    Ok(())
+                })?;
+                ok()
             }
             xs::XS_WATCH => {
                 let (p, token) = (s(0)?, s(1)?.to_string());
@@ -569,25 +574,24 @@ impl Xenstored {
                 {
                     return Err("EEXIST");
                 }
+                let relative = !p.starts_with('/') && !p.starts_with('@');
                 self.watches.push(Watch {
                     domid,
                     path: path.clone(),
-                    token,
-                    relative: !p.starts_with('/'),
+                    token: token.clone(),
+                    relative,
                 });
                 // reply first, then the initial event, as xenstored does
-                let n = self.watches.len() - 1;
-                let w = &self.watches[n];
-                let mut ev = if w.relative {
+                let mut ev = if relative {
                     p.as_bytes().to_vec()
                 } else {
                     path.into_bytes()
                 };
                 ev.push(0);
-                ev.extend_from_slice(w.token.as_bytes());
+                ev.extend_from_slice(token.as_bytes());
                 ev.push(0);
                 self.pending_initial.push((domid, ev));
-                Ok(b"OK\0".to_vec())
+                ok()
             }
             xs::XS_UNWATCH => {
                 let (p, token) = (s(0)?, s(1)?);
@@ -598,9 +602,17 @@ impl Xenstored {
                 if self.watches.len() == before {
                     return Err("ENOENT");
                 }
-                Ok(b"OK\0".to_vec())
+                ok()
+            }
+            xs::XS_RESET_WATCHES => {
+                self.watches.retain(|w| w.domid != domid);
+                self.transactions.retain(|_, t| t.domid != domid);
+                ok()
             }
             xs::XS_TRANSACTION_START => {
+                if tx_id != 0 {
+                    return Err("EBUSY"); // no nesting
+                }
                 let id = self.next_tx;
                 self.next_tx += 1;
                 self.transactions.insert(
@@ -615,41 +627,82 @@ impl Xenstored {
                 Ok(format!("{}\0", id).into_bytes())
             }
             xs::XS_TRANSACTION_END => {
+                let commit = match s(0)? {
+                    "T" => true,
+                    "F" => false,
+                    _ => return Err("EINVAL"),
+                };
                 let t = self.transactions.remove(&tx_id).ok_or("ENOENT")?;
-                if t.domid != domid {
-                    return Err("EACCES");
+                if commit {
+                    self.commit(t)?;
                 }
-                if s(0)? != "T" {
-                    return Ok(b"OK\0".to_vec());
-                }
-                let conflict = t
-                    .reads
-                    .iter()
-                    .any(|(p, g)| self.tree.get(p).map(|n| n.generation).unwrap_or(0) != *g);
-                if conflict {
-                    return Err("EAGAIN");
-                }
-                for p in &t.writes {
-                    match t.tree.get(p) {
-                        Some(n) => {
-                            self.generation += 1;
-                            let mut n = n.clone();
-                            n.generation = self.generation;
-                            self.tree.insert(p.clone(), n);
-                        }
-                        None => {
-                            Self::rm_node(&mut self.tree, p);
-                        }
-                    }
-                }
-                for p in &t.writes {
-                    self.fire(p);
-                }
-                Ok(b"OK\0".to_vec())
+                ok()
             }
-            xs::XS_GET_DOMAIN_PATH => Ok(format!("/local/domain/{}\0", s(0)?).into_bytes()),
+            xs::XS_GET_DOMAIN_PATH => {
+                let id = s(0)?;
+                if id.is_empty() || id.len() > 5 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err("EINVAL");
+                }
+                let id: u16 = id.parse().map_err(|_| "EINVAL")?;
+                Ok(format!("/local/domain/{}\0", id).into_bytes())
+            }
             _ => Err("ENOSYS"),
         }
+    }
+
+    /// Apply a transaction whose nodes nobody else changed meanwhile.
+    fn commit(&mut self, t: Transaction) -> Result<(), &'static str> {
+        let conflict = t
+            .accessed
+            .iter()
+            .any(|(p, g)| self.tree.get(p).map(|n| n.generation).unwrap_or(0) != *g);
+        if conflict {
+            return Err("EAGAIN");
+        }
+        let mut fired = vec![];
+        for (p, removal) in &t.writes {
+            if *removal {
+                self.generation += 1;
+                Self::rm_node(&mut self.tree, p, self.generation);
+                fired.push((p.clone(), true));
+                continue;
+            }
+            match t.tree.get(p) {
+                // removed again later in the transaction: that removal replays
+                None => {}
+                Some(_) => {
+                    // the node and any parents the transaction created
+                    let mut missing = vec![p.clone()];
+                    let mut at = p.as_str();
+                    while let Some(parent) = Self::parent(at) {
+                        if self.tree.contains_key(parent) {
+                            break;
+                        }
+                        missing.push(parent.to_string());
+                        at = parent;
+                    }
+                    for m in missing.into_iter().rev() {
+                        let Some(node) = t.tree.get(&m) else { continue };
+                        self.generation += 1;
+                        let mut node = node.clone();
+                        node.generation = self.generation;
+                        let created = self.tree.insert(m.clone(), node).is_none();
+                        if created {
+                            if let Some(parent) =
+                                Self::parent(&m).and_then(|q| self.tree.get_mut(q))
+                            {
+                                parent.generation = self.generation;
+                            }
+                        }
+                    }
+                    fired.push((p.clone(), false));
+                }
+            }
+        }
+        for (p, removed) in fired {
+            self.fire(&p, removed);
+        }
+        Ok(())
     }
 
     fn tree_of(&self, tx_id: u32) -> &BTreeMap<String, Node> {
@@ -659,21 +712,20 @@ impl Xenstored {
         }
     }
 
-    /// Remember what a transaction read, for conflict detection at commit.
-    fn note_read(&mut self, tx_id: u32, path: &str) {
+    /// Remember the generation a transaction first saw a node at (0 =
+    /// absent), for conflict detection at commit.
+    fn note_access(&mut self, tx_id: u32, path: &str) {
         if let Some(t) = self.transactions.get_mut(&tx_id) {
-            if !t.writes.iter().any(|w| w == path) {
-                let g = t.tree.get(path).map(|n| n.generation).unwrap_or(0);
-                t.reads.entry(path.to_string()).or_insert(g);
-            }
+            let g = t.tree.get(path).map(|n| n.generation).unwrap_or(0);
+            t.accessed.entry(path.to_string()).or_insert(g);
         }
     }
 
     fn modify(
         &mut self,
-        _domid: u16,
         tx_id: u32,
         path: &str,
+        removal: bool,
         f: impl FnOnce(&mut Self, &mut BTreeMap<String, Node>) -> Result<(), &'static str>,
     ) -> Result<(), &'static str> {
         if tx_id == 0 {
@@ -681,16 +733,30 @@ impl Xenstored {
             let r = f(self, &mut tree);
             self.tree = tree;
             r?;
-            self.fire(path);
+            self.fire(path, removal);
         } else {
+            self.note_access(tx_id, path);
             let mut t = self.transactions.remove(&tx_id).ok_or("ENOENT")?;
             let r = f(self, &mut t.tree);
             if r.is_ok() {
-                t.writes.push(path.to_string());
+                t.writes.push((path.to_string(), removal));
             }
             self.transactions.insert(tx_id, t);
             r?;
         }
         Ok(())
     }
+}
+
+/// `<n|r|w|b><domid>` from a request, checked byte by byte.
+fn parse_perm(p: &[u8]) -> Option<(u16, char)> {
+    let (&mode, id) = p.split_first()?;
+    if !b"nrwb".contains(&mode) || id.is_empty() || id.len() > 5 {
+        return None;
+    }
+    if !id.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let d = std::str::from_utf8(id).ok()?.parse().ok()?;
+    Some((d, mode as char))
 }

@@ -395,10 +395,22 @@ mod tests {
     fn perms_parse_and_emit() {
         let mut out = Vec::new();
         for p in [
-            Perm { domid: 0, access: Access::None },
-            Perm { domid: 7, access: Access::Read },
-            Perm { domid: 65535, access: Access::Both },
-            Perm { domid: 12, access: Access::Write },
+            Perm {
+                domid: 0,
+                access: Access::None,
+            },
+            Perm {
+                domid: 7,
+                access: Access::Read,
+            },
+            Perm {
+                domid: 65535,
+                access: Access::Both,
+            },
+            Perm {
+                domid: 12,
+                access: Access::Write,
+            },
         ] {
             out.clear();
             p.emit(&mut out);
@@ -406,7 +418,15 @@ mod tests {
             assert_eq!(Perm::parse(&out[..out.len() - 1]), Some(p));
         }
         assert_eq!(&out[..], b"w12\0");
-        for bad in [&b""[..], b"r", b"x1", b"r+1", b"r65536", b"r1a", b"r\xc3\xa9"] {
+        for bad in [
+            &b""[..],
+            b"r",
+            b"x1",
+            b"r+1",
+            b"r65536",
+            b"r1a",
+            b"r\xc3\xa9",
+        ] {
             assert_eq!(Perm::parse(bad), None, "{:?}", bad);
         }
     }

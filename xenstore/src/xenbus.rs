@@ -156,7 +156,10 @@ pub enum FrontendError {
     /// Our own device directory is gone (the toolstack removed the device).
     DeviceGone,
     /// A state change the xenbus protocol does not allow.
-    BadTransition { from: State, to: State },
+    BadTransition {
+        from: State,
+        to: State,
+    },
 }
 
 impl From<Error> for FrontendError {
