@@ -30,6 +30,8 @@ pub enum Misbehave {
     Silent,
     /// Reply with an error name that does not exist.
     UnknownError,
+    /// Send a watch event with a path but no token, then the real reply.
+    BadWatchEvent,
 }
 
 #[derive(Clone, Debug)]
@@ -422,6 +424,9 @@ impl Xenstored {
             }
             Some(Misbehave::UnknownError) => {
                 return self.send(domid, xs::XS_ERROR, req_id, tx_id, b"EWEIRD\0")
+            }
+            Some(Misbehave::BadWatchEvent) => {
+                self.send(domid, xs::XS_WATCH_EVENT, 0, 0, b"data/lonely\0")
             }
             Some(Misbehave::WrongReqId) => {
                 self.send(domid, kind, req_id.wrapping_add(1000), tx_id, b"OK\0")

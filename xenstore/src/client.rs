@@ -112,6 +112,11 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         }
     }
 
+    /// The ring page (for tests that play a misbehaving guest).
+    pub fn ring_page(&self) -> &M {
+        self.ring.page()
+    }
+
     pub fn waiter(&mut self) -> &mut W {
         &mut self.wait
     }

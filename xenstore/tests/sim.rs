@@ -9,15 +9,21 @@ use xenabi::hal::{Clock, SharedMem};
 use xenabi::xs_wire as xs;
 use xensim::xenstored::{Misbehave, Xenstored};
 use xensim::{SimClock, SimPage};
-use xenstore::xenbus::{self, Request, State};
-use xenstore::{Client, Errno, Error, Wait};
+use xenstore::wire::Kind;
+use xenstore::xenbus::{self, Frontend, FrontendError, Request, State};
+use xenstore::{Access, Client, Errno, Error, Perm, Wait};
 
 const DOMID: u16 = 1;
+
+/// Run by the simulated "other side" each time the client blocks: a
+/// toolstack or backend reacting to what the guest wrote, at a given time.
+type Hook = Box<dyn FnMut(&mut Xenstored, u64)>;
 
 struct SimWait {
     xsd: Rc<RefCell<Xenstored>>,
     clock: SimClock,
     notifies: u64,
+    hook: Option<Hook>,
 }
 
 impl Wait for SimWait {
@@ -26,6 +32,10 @@ impl Wait for SimWait {
     }
     fn wait(&mut self, deadline_ns: u64) {
         self.xsd.borrow_mut().process();
+        if let Some(h) = self.hook.as_mut() {
+            h(&mut self.xsd.borrow_mut(), self.clock.now_ns());
+            self.xsd.borrow_mut().process();
+        }
         // time passes while we block, but never beyond the deadline
         let step = 1_000_000u64.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
         self.clock.advance(step);
@@ -46,6 +56,7 @@ fn setup() -> (Client<SimPage, SimWait>, Rc<RefCell<Xenstored>>, SimClock) {
             xsd: xsd.clone(),
             clock: clock.clone(),
             notifies: 0,
+            hook: None,
         },
     );
     (c, xsd, clock)
@@ -322,6 +333,18 @@ fn hostile_daemon_silence_times_out() {
 fn hostile_daemon_unknown_error_name() {
     let (mut c, _) = hostile(Misbehave::UnknownError);
     assert!(matches!(c.read("data/k"), Err(Error::Protocol(_))));
+    // a well-framed answer: this request failed, the connection did not
+    assert!(c.broken().is_none());
+    assert_eq!(c.read("data/k").unwrap(), b"v");
+}
+
+#[test]
+fn hostile_daemon_malformed_watch_event_is_dropped() {
+    let (mut c, _) = hostile(Misbehave::BadWatchEvent);
+    assert_eq!(c.read("data/k").unwrap(), b"v");
+    assert_eq!(c.bad_events, 1);
+    assert_eq!(c.poll_event().unwrap(), None);
+    assert!(c.broken().is_none());
 }
 
 /// Random bytes written as the daemon's responses never panic the client
@@ -345,6 +368,7 @@ fn random_response_streams_never_panic() {
                 xsd,
                 clock,
                 notifies: 0,
+                hook: None,
             },
         );
         c.timeout_ns = 3_000_000;
@@ -366,4 +390,405 @@ fn random_response_streams_never_panic() {
         let _ = c.read("data/k");
         let _ = c.poll_event();
     }
+}
+
+// ---- permissions, transactions and watch semantics in depth ----
+
+#[test]
+fn perms_get_and_set() {
+    let (mut c, xsd, _) = setup();
+    c.write("data/p", b"1").unwrap();
+    let p = c.get_perms("data/p").unwrap();
+    assert_eq!(
+        p[0],
+        Perm {
+            domid: DOMID,
+            access: Access::None
+        },
+        "owned by its creator"
+    );
+    c.set_perms(
+        "data/p",
+        &[
+            Perm {
+                domid: DOMID,
+                access: Access::None,
+            },
+            Perm {
+                domid: 5,
+                access: Access::Read,
+            },
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        xsd.borrow().tool_perms("/local/domain/1/data/p").unwrap(),
+        vec![(1, 'n'), (5, 'r')]
+    );
+    assert_eq!(
+        c.get_perms("data/p").unwrap()[1],
+        Perm {
+            domid: 5,
+            access: Access::Read
+        }
+    );
+    // not ours: dom0's node
+    xsd.borrow_mut()
+        .tool_write("/local/domain/0/name", b"Domain-0");
+    xsd.borrow_mut()
+        .tool_set_perms("/local/domain/0/name", &[(0, 'r')]);
+    assert_eq!(
+        c.set_perms(
+            "/local/domain/0/name",
+            &[Perm {
+                domid: DOMID,
+                access: Access::Both
+            }]
+        ),
+        Err(Error::Xs(Errno::EACCES))
+    );
+    // a malformed entry (non-ASCII mode byte) is EINVAL from the daemon
+    assert_eq!(
+        c.request(Kind::SetPerms, 0, "data/p\0\u{e9}1\0".as_bytes()),
+        Err(Error::Xs(Errno::EINVAL))
+    );
+    assert_eq!(
+        c.request(Kind::SetPerms, 0, b"data/p\0r+1\0"),
+        Err(Error::Xs(Errno::EINVAL))
+    );
+}
+
+#[test]
+fn transaction_conflicts_on_written_and_listed_nodes() {
+    let (mut c, xsd, _) = setup();
+    // write-write: dom0 changes a node the transaction overwrites
+    c.write("data/y", b"0").unwrap();
+    let tx = c.transaction_start().unwrap();
+    c.write_tx(tx, "data/y", b"guest").unwrap();
+    xsd.borrow_mut()
+        .tool_write("/local/domain/1/data/y", b"dom0");
+    assert_eq!(c.transaction_end(tx, true), Err(Error::Xs(Errno::EAGAIN)));
+    assert_eq!(c.read("data/y").unwrap(), b"dom0");
+    // a listed directory gains a child
+    xsd.borrow_mut()
+        .tool_write("/local/domain/1/device/vif/0/state", b"1");
+    let tx = c.transaction_start().unwrap();
+    assert_eq!(c.directory_tx(tx, "device/vif").unwrap(), vec!["0"]);
+    xsd.borrow_mut()
+        .tool_write("/local/domain/1/device/vif/1/state", b"1");
+    c.write_tx(tx, "data/seen", b"1").unwrap();
+    assert_eq!(c.transaction_end(tx, true), Err(Error::Xs(Errno::EAGAIN)));
+    // untouched nodes changing elsewhere do not conflict
+    let tx = c.transaction_start().unwrap();
+    c.read_tx(tx, "data/y").unwrap();
+    xsd.borrow_mut()
+        .tool_write("/local/domain/1/data/other", b"x");
+    c.write_tx(tx, "data/z", b"1").unwrap();
+    c.transaction_end(tx, true).unwrap();
+    assert_eq!(c.read("data/z").unwrap(), b"1");
+}
+
+#[test]
+fn transaction_commit_creates_parents_and_replays_removals() {
+    let (mut c, xsd, _) = setup();
+    c.write("data/old/a", b"1").unwrap();
+    c.write("data/old/b", b"2").unwrap();
+    let tx = c.transaction_start().unwrap();
+    c.write_tx(tx, "data/new/deep/k", b"v").unwrap();
+    c.mkdir_tx(tx, "data/made").unwrap();
+    c.rm_tx(tx, "data/old").unwrap();
+    c.write_tx(tx, "data/old/c", b"3").unwrap();
+    // nothing visible before commit
+    assert_eq!(c.read("data/new/deep/k"), Err(Error::Xs(Errno::ENOENT)));
+    c.transaction_end(tx, true).unwrap();
+    assert_eq!(c.read("data/new/deep/k").unwrap(), b"v");
+    assert_eq!(c.directory("data/new").unwrap(), vec!["deep"]);
+    assert_eq!(c.read("data/made").unwrap(), b"");
+    assert_eq!(c.directory("data/old").unwrap(), vec!["c"], "rm then write");
+    assert!(xsd
+        .borrow()
+        .tool_read("/local/domain/1/data/old/a")
+        .is_none());
+    // a transaction id that is not ours, or unknown, is refused
+    assert_eq!(c.read_tx(999, "data/made"), Err(Error::Xs(Errno::ENOENT)));
+}
+
+#[test]
+fn watches_fire_on_subtree_and_removal_but_not_on_ancestor_writes() {
+    let (mut c, xsd, _) = setup();
+    c.write("data/w/x", b"0").unwrap();
+    c.watch("data/w", "t").unwrap();
+    assert_eq!(
+        c.take_event("t").unwrap().unwrap().path,
+        "data/w",
+        "initial"
+    );
+    let home = "/local/domain/1";
+    xsd.borrow_mut()
+        .tool_write(&format!("{}/data", home), b"parent value");
+    c.read("data/w/x").unwrap();
+    assert_eq!(
+        c.take_event("t").unwrap(),
+        None,
+        "ancestor write does not fire"
+    );
+    xsd.borrow_mut()
+        .tool_write(&format!("{}/data/w/x/y", home), b"1");
+    c.read("data/w/x").unwrap();
+    assert_eq!(c.take_event("t").unwrap().unwrap().path, "data/w/x/y");
+    xsd.borrow_mut().tool_rm(&format!("{}/data", home));
+    c.read("data/q").unwrap_err();
+    assert_eq!(
+        c.take_event("t").unwrap().unwrap().path,
+        "data",
+        "ancestor removed"
+    );
+}
+
+#[test]
+fn watch_events_respect_read_permission() {
+    let (mut c, xsd, _) = setup();
+    let be = "/local/domain/0/backend";
+    xsd.borrow_mut().tool_write(be, b"");
+    xsd.borrow_mut().tool_set_perms(be, &[(0, 'n')]);
+    c.watch(be, "be").unwrap();
+    c.take_event("be")
+        .unwrap()
+        .expect("initial fire regardless");
+    xsd.borrow_mut().tool_write(&format!("{}/secret", be), b"s");
+    c.read("data/none").unwrap_err();
+    assert_eq!(
+        c.take_event("be").unwrap(),
+        None,
+        "unreadable node: no event"
+    );
+    xsd.borrow_mut()
+        .tool_set_perms(be, &[(0, 'n'), (DOMID, 'r')]);
+    xsd.borrow_mut().tool_write(&format!("{}/vif", be), b"");
+    c.read("data/none").unwrap_err();
+    assert_eq!(
+        c.take_event("be").unwrap().unwrap().path,
+        format!("{}/vif", be)
+    );
+}
+
+#[test]
+fn reset_watches_drops_them_all() {
+    let (mut c, xsd, _) = setup();
+    c.watch("data/a", "a").unwrap();
+    c.watch("data/b", "b").unwrap();
+    assert_eq!(xsd.borrow().watch_count(DOMID), 2);
+    c.reset_watches().unwrap();
+    assert_eq!(xsd.borrow().watch_count(DOMID), 0);
+    xsd.borrow_mut().tool_write("/local/domain/1/data/a", b"1");
+    c.read("data/a").unwrap();
+    assert_eq!(c.poll_event().unwrap(), None);
+}
+
+#[test]
+fn oversized_reply_is_e2big() {
+    let (mut c, xsd, _) = setup();
+    for i in 0..200 {
+        xsd.borrow_mut().tool_write(
+            &format!("/local/domain/1/data/many/entry-with-a-long-name-{:04}", i),
+            b"",
+        );
+    }
+    assert_eq!(c.directory("data/many"), Err(Error::Xs(Errno::E2BIG)));
+    assert_eq!(c.read("data/many").unwrap(), b"", "connection fine");
+}
+
+#[test]
+fn guest_sending_an_oversized_request_is_cut_off() {
+    let (mut c, xsd, _) = setup();
+    c.timeout_ns = 20_000_000;
+    c.write("data/k", b"v").unwrap();
+    // a header claiming 5000 bytes of payload, straight into the request ring
+    let page = c.ring_page().clone();
+    let prod = page.read_u32(xs::XS_REQ_PROD_OFFSET);
+    let mut h = Vec::new();
+    for w in [xs::XS_WRITE, 99, 0, 5000] {
+        h.extend_from_slice(&u32::to_le_bytes(w));
+    }
+    page.write(xs::XS_REQ_OFFSET + (prod % 1024) as usize, &h);
+    page.write_u32(xs::XS_REQ_PROD_OFFSET, prod + 16);
+    assert_eq!(c.read("data/k"), Err(Error::Timeout));
+    assert!(xsd.borrow().is_bad(DOMID));
+}
+
+// ---- the xenbus front-end state machine ----
+
+fn vif(xsd: &Rc<RefCell<Xenstored>>) -> xenbus::Device {
+    let mut x = xsd.borrow_mut();
+    let be = "/local/domain/0/backend/vif/1/0";
+    x.tool_write("/local/domain/1/device/vif/0/backend", be.as_bytes());
+    x.tool_write("/local/domain/1/device/vif/0/backend-id", b"0");
+    x.tool_write("/local/domain/1/device/vif/0/state", b"1");
+    x.tool_write(&format!("{}/state", be), b"1");
+    x.tool_set_perms(be, &[(0, 'n'), (DOMID, 'r')]);
+    x.tool_set_perms(&format!("{}/state", be), &[(0, 'n'), (DOMID, 'r')]);
+    xenbus::Device {
+        path: "device/vif/0".into(),
+        backend: be.into(),
+        backend_id: 0,
+        mac: None,
+    }
+}
+
+/// A backend that follows the front-end as Linux netback does.
+fn backend_follows(front_state: &'static str, back: &'static [u8]) -> Hook {
+    Box::new(move |x: &mut Xenstored, _now| {
+        let be = "/local/domain/0/backend/vif/1/0/state";
+        let front = x.tool_read("/local/domain/1/device/vif/0/state");
+        if front.as_deref() == Some(front_state.as_bytes())
+            && x.tool_read(be).as_deref() != Some(back)
+        {
+            x.tool_write(be, back);
+        }
+    })
+}
+
+#[test]
+fn frontend_handshake_and_orderly_close() {
+    let (mut c, xsd, clock) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    let watches_before = xsd.borrow().watch_count(DOMID);
+    f.switch(&mut c, State::Initialising).unwrap();
+    c.waiter().hook = Some(backend_follows("1", b"2"));
+    let deadline = clock.now_ns() + 1_000_000_000;
+    assert_eq!(
+        f.wait_backend(&mut c, deadline, |s| s == State::InitWait),
+        Ok(State::InitWait)
+    );
+    f.switch(&mut c, State::Connected).unwrap();
+    c.waiter().hook = Some(backend_follows("4", b"4"));
+    assert_eq!(
+        f.wait_backend(&mut c, deadline, |s| s == State::Connected),
+        Ok(State::Connected)
+    );
+    assert_eq!(
+        f.switch(&mut c, State::Initialised),
+        Err(FrontendError::BadTransition {
+            from: State::Connected,
+            to: State::Initialised
+        })
+    );
+    assert_eq!(
+        xsd.borrow()
+            .tool_read("/local/domain/1/device/vif/0/state")
+            .unwrap(),
+        b"4",
+        "a refused change writes nothing"
+    );
+    c.waiter().hook = Some(backend_follows("5", b"6"));
+    f.close(&mut c, deadline).unwrap();
+    assert_eq!(f.state(), State::Closed);
+    assert_eq!(
+        xsd.borrow()
+            .tool_read("/local/domain/1/device/vif/0/state")
+            .unwrap(),
+        b"6"
+    );
+    assert!(clock.now_ns() < deadline, "did not wait out the deadline");
+    assert_eq!(xsd.borrow().watch_count(DOMID), watches_before, "unwatched");
+}
+
+#[test]
+fn frontend_sees_a_backend_go_away_without_waiting_out_the_deadline() {
+    let (mut c, xsd, clock) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    f.switch(&mut c, State::Initialising).unwrap();
+    let gone_at = clock.now_ns() + 10_000_000;
+    c.waiter().hook = Some(Box::new(move |x: &mut Xenstored, now| {
+        if now >= gone_at
+            && x.tool_read("/local/domain/0/backend/vif/1/0/state")
+                .is_some()
+        {
+            x.tool_rm("/local/domain/0/backend/vif/1/0");
+        }
+    }));
+    let deadline = clock.now_ns() + 2_000_000_000;
+    assert_eq!(
+        f.wait_backend(&mut c, deadline, |s| s == State::InitWait),
+        Err(FrontendError::BackendGone)
+    );
+    assert!(clock.now_ns() < gone_at + 5_000_000);
+    // closing against a vanished backend still ends Closed, promptly
+    f.close(&mut c, deadline).unwrap();
+    assert_eq!(f.state(), State::Closed);
+}
+
+#[test]
+fn frontend_times_out_on_a_stuck_backend_and_polls_changes() {
+    let (mut c, xsd, clock) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    f.switch(&mut c, State::Initialising).unwrap();
+    let deadline = clock.now_ns() + 30_000_000;
+    assert_eq!(
+        f.wait_backend(&mut c, deadline, |s| s == State::Connected),
+        Err(FrontendError::Timeout(State::Initialising))
+    );
+    assert!(clock.now_ns() >= deadline);
+    // main-loop style: nothing, then a change, then the backend vanishing
+    assert_eq!(f.poll_backend(&mut c).unwrap(), None);
+    xsd.borrow_mut()
+        .tool_write("/local/domain/0/backend/vif/1/0/state", b"5");
+    xsd.borrow_mut().process(); // the daemon runs on its own in real life
+    assert_eq!(f.poll_backend(&mut c).unwrap(), Some(Some(State::Closing)));
+    xsd.borrow_mut().tool_rm("/local/domain/0/backend/vif/1/0");
+    xsd.borrow_mut().process();
+    assert_eq!(f.poll_backend(&mut c).unwrap(), Some(None));
+}
+
+#[test]
+fn frontend_does_not_resurrect_a_removed_device() {
+    let (mut c, xsd, _) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    f.switch(&mut c, State::Initialising).unwrap();
+    xsd.borrow_mut().tool_rm("/local/domain/1/device/vif/0");
+    assert_eq!(
+        f.switch(&mut c, State::Connected),
+        Err(FrontendError::DeviceGone)
+    );
+    assert!(xsd
+        .borrow()
+        .tool_read("/local/domain/1/device/vif/0/state")
+        .is_none());
+    assert_eq!(f.state(), State::Initialising);
+}
+
+#[test]
+fn a_shutdown_request_during_a_backend_wait_is_not_lost() {
+    let (mut c, xsd, clock) = setup();
+    xenbus::control_init(&mut c).unwrap();
+    while c.poll_event().unwrap().is_some() {} // the initial fire
+    let dev = vif(&xsd);
+    let at = clock.now_ns() + 5_000_000;
+    c.waiter().hook = Some(Box::new(move |x: &mut Xenstored, now| {
+        if now >= at && x.tool_read("/local/domain/1/control/shutdown").is_none() {
+            x.tool_write("/local/domain/1/control/shutdown", b"reboot");
+        }
+    }));
+    // both the plain helper and the Frontend wait leave others' events queued
+    let s = xenbus::wait_state(&mut c, &dev.backend, clock.now_ns() + 20_000_000, |s| {
+        s == State::Connected
+    })
+    .unwrap();
+    assert_eq!(s, State::Initialising);
+    let mut f = Frontend::new(dev);
+    let _ = f.wait_backend(&mut c, clock.now_ns() + 20_000_000, |s| {
+        s == State::Connected
+    });
+    let ev = c
+        .poll_event()
+        .unwrap()
+        .expect("shutdown event still queued");
+    assert_eq!(ev.token, xenbus::SHUTDOWN_TOKEN);
+    assert_eq!(xenbus::take_request(&mut c).unwrap(), Some(Request::Reboot));
+    // what is left: at most our own acknowledgement firing the shutdown
+    // watch again; the waits took or discarded their own events
+    while let Some(ev) = c.poll_event().unwrap() {
+        assert_eq!(ev.token, xenbus::SHUTDOWN_TOKEN);
+    }
+    assert_eq!(xenbus::take_request(&mut c).unwrap(), None, "acknowledged");
 }
