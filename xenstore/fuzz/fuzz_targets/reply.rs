@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use xenabi::hal::SharedMem;
 use xenabi::xs_wire as xs;
 use xensim::{SimClock, SimPage};
-use xenstore::wire::{split_strings, Errno, Header, Reader};
+use xenstore::wire::{split_strings, Errno, Header, Perm, Reader};
 use xenstore::{Client, Wait};
 
 struct NoDaemon(SimClock);
@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
     for chunk in body.chunks(step) {
         r.push(chunk);
         while let Ok(Some(m)) = r.next() {
-            let _ = split_strings(&m.payload);
+            for part in split_strings(&m.payload) {
+                let _ = Perm::parse(part); // XS_GET_PERMS replies
+            }
             let _ = Errno::from_payload(&m.payload);
         }
     }
@@ -48,5 +50,6 @@ fuzz_target!(|data: &[u8]| {
     let mut c = Client::new(page, NoDaemon(SimClock::new()));
     c.timeout_ns = 2_000_000;
     let _ = c.read("data/x");
+    let _ = c.get_perms("data/x");
     let _ = c.poll_event();
 });
