@@ -140,6 +140,42 @@ impl Xenstored {
         self.watches.iter().filter(|w| w.domid == domid).count()
     }
 
+    /// Like `introduce`, but lay the domain's home out as libxl does
+    /// (libxl__domain_make): the home and `device`, `control`, `cpu`,
+    /// `memory` read-only to the guest; `data`, `attr`, `error`, `drivers`,
+    /// `feature` and the `control/` keys a guest answers owned by it. A guest
+    /// writing anywhere else under its home gets EACCES, as on real Xen.
+    pub fn introduce_libxl(&mut self, domid: u16, page: SimPage) {
+        self.introduce(domid, page);
+        let home = format!("/local/domain/{}", domid);
+        let ro = [(0, 'n'), (domid, 'r')];
+        let rw = [(domid, 'n')];
+        self.tool_set_perms(&home, &ro);
+        for d in ["cpu", "memory", "device", "control"] {
+            self.tool_write(&format!("{}/{}", home, d), b"");
+            self.tool_set_perms(&format!("{}/{}", home, d), &ro);
+        }
+        for d in [
+            "control/shutdown",
+            "control/feature-poweroff",
+            "control/feature-reboot",
+            "control/feature-suspend",
+            "control/sysrq",
+            "data",
+            "drivers",
+            "feature",
+            "attr",
+            "error",
+        ] {
+            self.tool_write(&format!("{}/{}", home, d), b"");
+            self.tool_set_perms(&format!("{}/{}", home, d), &rw);
+        }
+        self.tool_write(
+            &format!("{}/control/platform-feature-xs_reset_watches", home),
+            b"1",
+        );
+    }
+
     pub fn misbehave(&mut self, m: Misbehave) {
         self.misbehave.push_back(m);
     }

@@ -48,7 +48,7 @@ impl Wait for SimWait {
 fn setup() -> (Client<SimPage, SimWait>, Rc<RefCell<Xenstored>>, SimClock) {
     let page = SimPage::new();
     let xsd = Rc::new(RefCell::new(Xenstored::new()));
-    xsd.borrow_mut().introduce(DOMID, page.clone());
+    xsd.borrow_mut().introduce_libxl(DOMID, page.clone());
     let clock = SimClock::new();
     let c = Client::new(
         page,
@@ -180,6 +180,8 @@ fn xenbus_enumerates_devices_and_states() {
     let (mut c, xsd, clock) = setup();
     {
         let mut x = xsd.borrow_mut();
+        x.tool_write("/local/domain/1/device/vif/0", b"");
+        x.tool_set_perms("/local/domain/1/device/vif/0", &[(DOMID, 'n'), (0, 'r')]);
         x.tool_write(
             "/local/domain/1/device/vif/0/backend",
             b"/local/domain/0/backend/vif/1/0",
@@ -257,6 +259,27 @@ fn control_shutdown_is_read_and_acknowledged() {
         xenbus::take_request(&mut c).unwrap(),
         Some(Request::Unsupported("suspend".into()))
     );
+}
+
+#[test]
+fn guest_writes_only_where_libxl_lets_it() {
+    let (mut c, xsd, _) = setup();
+    // libxl's layout: the home and device/ are read-only to the guest
+    assert_eq!(c.write("foo", b"1"), Err(Error::Xs(Errno::EACCES)));
+    assert_eq!(
+        c.write("device/vif/9/state", b"1"),
+        Err(Error::Xs(Errno::EACCES))
+    );
+    assert_eq!(
+        c.write("control/other", b"1"),
+        Err(Error::Xs(Errno::EACCES))
+    );
+    assert_eq!(
+        c.read("control/platform-feature-xs_reset_watches").unwrap(),
+        b"1"
+    );
+    assert!(xsd.borrow().tool_read("/local/domain/1/foo").is_none());
+    xenbus::control_init(&mut c).unwrap();
 }
 
 #[test]
@@ -621,6 +644,9 @@ fn guest_sending_an_oversized_request_is_cut_off() {
 fn vif(xsd: &Rc<RefCell<Xenstored>>) -> xenbus::Device {
     let mut x = xsd.borrow_mut();
     let be = "/local/domain/0/backend/vif/1/0";
+    // as libxl: the front directory is the guest's, made before its entries
+    x.tool_write("/local/domain/1/device/vif/0", b"");
+    x.tool_set_perms("/local/domain/1/device/vif/0", &[(DOMID, 'n'), (0, 'r')]);
     x.tool_write("/local/domain/1/device/vif/0/backend", be.as_bytes());
     x.tool_write("/local/domain/1/device/vif/0/backend-id", b"0");
     x.tool_write("/local/domain/1/device/vif/0/state", b"1");
@@ -764,9 +790,11 @@ fn a_shutdown_request_during_a_backend_wait_is_not_lost() {
     while c.poll_event().unwrap().is_some() {} // the initial fire
     let dev = vif(&xsd);
     let at = clock.now_ns() + 5_000_000;
+    let mut sent = false;
     c.waiter().hook = Some(Box::new(move |x: &mut Xenstored, now| {
-        if now >= at && x.tool_read("/local/domain/1/control/shutdown").is_none() {
+        if now >= at && !sent {
             x.tool_write("/local/domain/1/control/shutdown", b"reboot");
+            sent = true;
         }
     }));
     // both the plain helper and the Frontend wait leave others' events queued
