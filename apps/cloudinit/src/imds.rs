@@ -17,6 +17,10 @@ use crate::sshkey::{self, PublicKey};
 pub const DEFAULT_HOST: [u8; 4] = [169, 254, 169, 254];
 pub const TOKEN_TTL: &str = "21600";
 const MAX_ATTEMPTS: u32 = 8;
+/// 401s in a row on one step, each answered by fetching a new token, before
+/// we stop: a service that never accepts its own tokens would otherwise keep
+/// us in a tight PUT/GET loop until the total timeout.
+const MAX_REAUTH: u32 = 3;
 const BACKOFF_BASE_NS: u64 = 250_000_000;
 const BACKOFF_CAP_NS: u64 = 8_000_000_000;
 /// Per-exchange limit (connect + response) the caller enforces.
@@ -128,6 +132,8 @@ pub struct Imds {
     /// after a new token, go back here
     resume: Step,
     attempt: u32,
+    /// consecutive 401s answered with a new token
+    reauths: u32,
     not_before: u64,
     give_up_at: Option<u64>,
     rng: u32,
@@ -151,6 +157,7 @@ impl Imds {
             step: Step::Token,
             resume: Step::ListKeys,
             attempt: 0,
+            reauths: 0,
             not_before: 0,
             give_up_at: None,
             rng: seed | 1,
@@ -242,9 +249,14 @@ impl Imds {
     }
 
     fn done(&mut self) {
+        // the optional steps come after the key, so it is always there
+        let Some(key) = self.key.clone() else {
+            self.fail("internal: finished without a key".into());
+            return;
+        };
         let s = Summary {
             mode: self.mode.unwrap_or(Mode::V1),
-            key: self.key.clone().expect("key fetched before done"),
+            key,
             key_name: self.key_name.clone(),
             instance_id: self.instance_id.clone(),
             hostname: self.hostname.clone(),
@@ -265,13 +277,12 @@ impl Imds {
                 Step::InstanceId => self.advance(Step::Hostname),
                 Step::Hostname => self.done(),
                 _ => {
-                    let a = self.fail(format!(
+                    self.fail(format!(
                         "{} after {} attempts: {}",
                         self.path(),
                         MAX_ATTEMPTS,
                         why
                     ));
-                    self.finished = Some(a);
                 }
             }
             return;
@@ -322,18 +333,26 @@ impl Imds {
             },
             step => {
                 if r.status == 401 {
-                    // token expired or v2 required: get a (new) token, then come back
-                    self.resume = step;
+                    // token expired, or the service wants v2 after all: get a
+                    // (new) token, then come back to this step
                     self.last_error = Some(format!("401 on {}", self.path()));
-                    if self.mode == Some(Mode::V1) && self.retries > MAX_ATTEMPTS {
-                        let a = self.fail("401 from the metadata service in v1 mode".into());
-                        self.finished = Some(a);
+                    self.reauths += 1;
+                    if self.reauths > MAX_REAUTH {
+                        let why = format!(
+                            "{} still 401 after {} new tokens (mode {})",
+                            self.path(),
+                            MAX_REAUTH,
+                            self.mode.unwrap_or(Mode::V1).name()
+                        );
+                        self.fail(why);
                         return;
                     }
+                    self.resume = step;
                     self.retries += 1;
                     self.advance(Step::Token);
                     return;
                 }
+                self.reauths = 0;
                 if r.status != 200 {
                     return match step {
                         Step::InstanceId => {
@@ -341,8 +360,7 @@ impl Imds {
                         }
                         Step::Hostname => self.done(),
                         _ => {
-                            let a = self.fail(format!("{} returned {}", self.path(), r.status));
-                            self.finished = Some(a);
+                            self.fail(format!("{} returned {}", self.path(), r.status));
                         }
                     };
                 }
@@ -355,8 +373,7 @@ impl Imds {
         let Ok(text) = core::str::from_utf8(body) else {
             return match step {
                 Step::Key | Step::ListKeys => {
-                    let a = self.fail(format!("{} is not text", self.path()));
-                    self.finished = Some(a);
+                    self.fail(format!("{} is not text", self.path()));
                 }
                 Step::InstanceId => self.advance(Step::Hostname),
                 _ => self.done(),
@@ -370,9 +387,7 @@ impl Imds {
                     self.advance(Step::Key);
                 }
                 None => {
-                    let a = self
-                        .fail("no public keys offered (public-keys/ is empty or malformed)".into());
-                    self.finished = Some(a);
+                    self.fail("no public keys offered (public-keys/ is empty or malformed)".into());
                 }
             },
             Step::Key => match sshkey::parse(text) {
@@ -381,8 +396,7 @@ impl Imds {
                     self.advance(Step::InstanceId);
                 }
                 Err(e) => {
-                    let a = self.fail(format!("invalid key: {}", e));
-                    self.finished = Some(a);
+                    self.fail(format!("invalid key: {}", e));
                 }
             },
             Step::InstanceId => {

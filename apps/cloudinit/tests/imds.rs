@@ -22,6 +22,10 @@ struct Service {
     chunked: bool,
     key: Option<String>,
     expire_token_once: bool,
+    /// v2 service that hands out tokens it then refuses
+    refuse_own_tokens: bool,
+    /// status served for the key itself instead of the key
+    key_status: Option<u16>,
     log: Vec<String>,
 }
 
@@ -73,7 +77,9 @@ impl Service {
         }
         let authorised = match token.as_deref() {
             Some("TOKEN123") if self.v2 => {
-                if self.expire_token_once {
+                if self.refuse_own_tokens {
+                    false
+                } else if self.expire_token_once {
                     self.expire_token_once = false;
                     false
                 } else {
@@ -92,6 +98,9 @@ impl Service {
                 None => self.reply(404, "not found"),
             },
             "/latest/meta-data/public-keys/0/openssh-key" => {
+                if let Some(st) = self.key_status {
+                    return self.reply(st, "no such key");
+                }
                 let k = self.key.clone().unwrap();
                 if self.truncate_key {
                     let raw = format!(
@@ -355,4 +364,180 @@ fn imds_override_urls() {
     assert_eq!(Target::parse("https://10.0.0.1"), None);
     assert_eq!(Target::parse("http://example.com"), None);
     assert_eq!(Target::default().host(), "169.254.169.254");
+}
+
+#[test]
+fn key_404_is_a_final_error() {
+    let mut svc = Service {
+        key_status: Some(404),
+        ..Service::v2_only()
+    };
+    let (a, t) = run(&mut svc);
+    match a {
+        Action::Failed(why) => assert_eq!(
+            why,
+            "/latest/meta-data/public-keys/0/openssh-key returned 404"
+        ),
+        other => panic!("{:?}", other),
+    }
+    // final: no retries, no backoff
+    assert_eq!(svc.log.len(), 3, "{:?}", svc.log);
+    assert!(t < 1_000_000_000);
+}
+
+#[test]
+fn service_refusing_its_own_tokens_is_not_a_tight_loop() {
+    let mut svc = Service {
+        refuse_own_tokens: true,
+        ..Service::v2_only()
+    };
+    match run(&mut svc).0 {
+        Action::Failed(why) => {
+            assert!(why.contains("still 401 after 3 new tokens"), "{}", why)
+        }
+        other => panic!("{:?}", other),
+    }
+    // one token, then 3 more, each followed by the refused GET
+    assert_eq!(svc.log.iter().filter(|l| l.starts_with("PUT")).count(), 4);
+    assert_eq!(svc.log.len(), 8, "{:?}", svc.log);
+}
+
+#[test]
+fn v1_service_that_answers_401_ends_clearly() {
+    // token endpoint absent, but every GET demands a token
+    let mut svc = Service {
+        v1: false,
+        v2: false,
+        key: Some(KEY.into()),
+        ..Default::default()
+    };
+    match run(&mut svc).0 {
+        Action::Failed(why) => assert!(why.contains("(mode v1)"), "{}", why),
+        other => panic!("{:?}", other),
+    }
+    assert!(svc.log.len() <= 8, "{:?}", svc.log);
+}
+
+/// xorshift32, for reproducible hostile services.
+struct Rng(u32);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.next() as usize % xs.len()]
+    }
+}
+
+fn request_path(req: &[u8]) -> String {
+    let text = String::from_utf8_lossy(req);
+    text.split(' ').nth(1).unwrap_or("").to_string()
+}
+
+fn right_answer(path: &str) -> &'static [u8] {
+    match path {
+        "/latest/api/token" => b"TOKEN123",
+        "/latest/meta-data/public-keys/" => b"0=my-key\n",
+        "/latest/meta-data/public-keys/0/openssh-key" => KEY.as_bytes(),
+        _ => b"i-0123",
+    }
+}
+
+/// A service that answers anything at random: the flow always ends, with a
+/// bounded number of requests and within the total timeout.
+#[test]
+fn random_hostile_services_always_end() {
+    let statuses = [200u16, 200, 200, 401, 403, 404, 500, 503, 302, 100, 204];
+    let bodies: [&[u8]; 7] = [
+        b"TOKEN123",
+        KEY.as_bytes(),
+        b"0=my-key\n",
+        b"\xff\xfe garbage",
+        b"",
+        b"ssh-ed25519 AAAA",
+        b"i-0123",
+    ];
+    let mut rng = Rng(0x9e37_79b9);
+    let (mut done_n, mut failed_n, mut max_requests) = (0, 0, 0);
+    for round in 0..3000 {
+        let mut m = Imds::new(Target::default(), round);
+        let mut now = 0u64;
+        let mut requests = 0u32;
+        let end = loop {
+            match m.next(now) {
+                Action::Request(bytes) => {
+                    requests += 1;
+                    assert!(requests < 1000, "round {}: unbounded requests", round);
+                    assert!(bytes.ends_with(b"\r\n\r\n"));
+                    now += 1_000_000 + (rng.next() % 50) as u64 * 1_000_000;
+                    let o = match rng.next() % 10 {
+                        0 => Outcome::ConnectFailed,
+                        1 => {
+                            now += cloudinit::imds::REQUEST_TIMEOUT_NS;
+                            Outcome::Timeout
+                        }
+                        2 => Outcome::Reset,
+                        3 => Outcome::Http(HttpError::Truncated),
+                        _ => {
+                            // mostly the right answer for the path, else anything
+                            let path = request_path(&bytes);
+                            let (st, body) = if rng.next() % 3 != 0 {
+                                (200, right_answer(&path))
+                            } else {
+                                (*rng.pick(&statuses), *rng.pick(&bodies))
+                            };
+                            let mut raw = format!(
+                                "HTTP/1.1 {} X\r\nContent-Length: {}\r\n\r\n",
+                                st,
+                                body.len()
+                            )
+                            .into_bytes();
+                            raw.extend_from_slice(body);
+                            parse(&raw)
+                        }
+                    };
+                    m.on_outcome(now, o);
+                }
+                Action::Wait(t) => {
+                    assert!(t > now, "round {}: wait goes backwards", round);
+                    now = t;
+                }
+                end => break end,
+            }
+        };
+        assert!(
+            now <= cloudinit::imds::TOTAL_TIMEOUT_NS + 2 * cloudinit::imds::REQUEST_TIMEOUT_NS,
+            "round {}: took {} ns",
+            round,
+            now
+        );
+        // finished is final
+        assert_eq!(m.next(now + 1), end);
+        match end {
+            Action::Done(s) => {
+                assert_eq!(s.key.line, KEY);
+                done_n += 1;
+            }
+            Action::Failed(why) => {
+                assert!(!why.is_empty());
+                failed_n += 1;
+            }
+            _ => unreachable!(),
+        }
+        max_requests = max_requests.max(requests);
+    }
+    // the generator must exercise both endings
+    assert!(
+        done_n > 10 && failed_n > 10,
+        "done={} failed={}",
+        done_n,
+        failed_n
+    );
+    println!(
+        "done={} failed={} max_requests={}",
+        done_n, failed_n, max_requests
+    );
 }
