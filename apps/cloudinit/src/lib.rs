@@ -8,4 +8,5 @@ extern crate alloc;
 
 pub mod http;
 pub mod imds;
+pub mod sha256;
 pub mod sshkey;

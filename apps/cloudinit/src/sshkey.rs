@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use sha2::{Digest, Sha256};
+use crate::sha256;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyError {
@@ -57,7 +57,7 @@ pub struct PublicKey {
 impl PublicKey {
     /// `SHA256:<unpadded base64 of sha256(blob)>`
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(&self.blob);
+        let digest = sha256::digest(&self.blob);
         let mut s = String::from("SHA256:");
         s.push_str(&base64_encode(&digest, false));
         s
