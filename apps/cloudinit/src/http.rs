@@ -9,7 +9,11 @@ use core::fmt::{self, Write};
 
 pub const MAX_HEAD: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 64;
+/// One header or trailer line, or the status line.
+pub const MAX_LINE: usize = 2 * 1024;
 pub const MAX_BODY: usize = 64 * 1024;
+/// 1xx interim responses skipped before the final one.
+const MAX_INTERIM: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpError {
@@ -89,7 +93,13 @@ pub struct Parser {
     head: Option<(u16, Vec<(String, String)>, Framing)>,
     body: Vec<u8>,
     chunk: ChunkState,
+    trailers: usize,
+    interim: u32,
+    /// how far `buf` was searched for the end of the head
+    scanned: usize,
     done: bool,
+    /// the first error is final: later calls repeat it
+    failed: Option<HttpError>,
 }
 
 impl Default for Parser {
@@ -105,21 +115,40 @@ impl Parser {
             head: None,
             body: Vec::new(),
             chunk: ChunkState::Size,
+            trailers: 0,
+            interim: 0,
+            scanned: 0,
             done: false,
+            failed: None,
         }
     }
 
     /// Add bytes; returns the response once it is complete.
     pub fn push(&mut self, data: &[u8]) -> Result<Option<Response>, HttpError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         if self.done {
             return Ok(None); // anything after a complete response is ignored
         }
         self.buf.extend_from_slice(data);
-        if self.head.is_none() {
-            let Some(end) = find(&self.buf, b"\r\n\r\n") else {
+        let r = self.progress();
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    fn progress(&mut self) -> Result<Option<Response>, HttpError> {
+        while self.head.is_none() {
+            // resume the search where the last one stopped (a CRLFCRLF may
+            // straddle two pushes)
+            let from = self.scanned.saturating_sub(3);
+            let Some(end) = find(&self.buf[from..], b"\r\n\r\n").map(|i| i + from) else {
                 if self.buf.len() > MAX_HEAD {
                     return Err(HttpError::TooLarge("head"));
                 }
+                self.scanned = self.buf.len();
                 return Ok(None);
             };
             if end > MAX_HEAD {
@@ -127,6 +156,18 @@ impl Parser {
             }
             let head = parse_head(&self.buf[..end])?;
             self.buf.drain(..end + 4);
+            self.scanned = 0;
+            // 100 Continue and friends come before the real response
+            if (100..200).contains(&head.0) {
+                if head.0 == 101 {
+                    return Err(HttpError::Malformed("unrequested protocol switch"));
+                }
+                self.interim += 1;
+                if self.interim > MAX_INTERIM {
+                    return Err(HttpError::TooLarge("interim responses"));
+                }
+                continue;
+            }
             self.head = Some(head);
         }
         self.body_progress()
@@ -134,6 +175,20 @@ impl Parser {
 
     /// The peer closed the connection.
     pub fn finish(&mut self) -> Result<Response, HttpError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.done {
+            return Err(HttpError::Truncated); // the response was already returned
+        }
+        let r = self.finish_inner();
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    fn finish_inner(&mut self) -> Result<Response, HttpError> {
         if let Some(r) = self.body_progress()? {
             return Ok(r);
         }
@@ -147,7 +202,10 @@ impl Parser {
     }
 
     fn take(&mut self) -> Response {
-        let (status, headers, _) = self.head.take().unwrap();
+        let (status, headers) = match self.head.take() {
+            Some((status, headers, _)) => (status, headers),
+            None => (0, Vec::new()), // not reached: callers hold a head
+        };
         Response {
             status,
             headers,
@@ -160,8 +218,8 @@ impl Parser {
             return Ok(None);
         };
         let (status, framing) = (*status, *framing);
-        // 1xx, 204 and 304 carry no body
-        if (100..200).contains(&status) || status == 204 || status == 304 {
+        // 204 and 304 carry no body (1xx never get here)
+        if status == 204 || status == 304 {
             self.done = true;
             return Ok(Some(self.take()));
         }
@@ -205,7 +263,10 @@ impl Parser {
                     let line = core::str::from_utf8(&self.buf[..end])
                         .map_err(|_| HttpError::Malformed("chunk size"))?;
                     let hex = line.split(';').next().unwrap_or("").trim(); // extensions ignored
-                    if hex.is_empty() || hex.len() > 8 {
+                    if hex.is_empty()
+                        || hex.len() > 8
+                        || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+                    {
                         return Err(HttpError::Malformed("chunk size"));
                     }
                     let n = usize::from_str_radix(hex, 16)
@@ -241,16 +302,29 @@ impl Parser {
                 }
                 ChunkState::Trailer => {
                     let Some(end) = find(&self.buf, b"\r\n") else {
-                        return if self.buf.len() > MAX_HEAD {
-                            Err(HttpError::TooLarge("trailers"))
+                        return if self.buf.len() > MAX_LINE {
+                            Err(HttpError::TooLarge("trailer line"))
                         } else {
                             Ok(false)
                         };
                     };
-                    self.buf.drain(..end + 2);
                     if end == 0 {
+                        self.buf.drain(..2);
                         self.chunk = ChunkState::Done;
+                        continue;
                     }
+                    // trailers are read and dropped, but must look like fields
+                    if end > MAX_LINE {
+                        return Err(HttpError::TooLarge("trailer line"));
+                    }
+                    self.trailers += 1;
+                    if self.trailers > MAX_HEADERS {
+                        return Err(HttpError::TooLarge("trailer count"));
+                    }
+                    let line = core::str::from_utf8(&self.buf[..end])
+                        .map_err(|_| HttpError::Malformed("trailer line"))?;
+                    field(line).map_err(|_| HttpError::Malformed("trailer line"))?;
+                    self.buf.drain(..end + 2);
                 }
                 ChunkState::Done => return Ok(true),
             }
@@ -260,6 +334,29 @@ impl Parser {
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
+}
+
+/// `name: value` with a token name (no folding, no spaces before the colon)
+/// and a value free of control characters other than tab.
+fn field(line: &str) -> Result<(&str, &str), HttpError> {
+    if line.starts_with([' ', '\t']) {
+        return Err(HttpError::Malformed("obsolete line folding"));
+    }
+    let (k, v) = line
+        .split_once(':')
+        .ok_or(HttpError::Malformed("header line"))?;
+    if k.is_empty() || !k.bytes().all(is_tchar) {
+        return Err(HttpError::Malformed("header name"));
+    }
+    if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(HttpError::Malformed("header value"));
+    }
+    Ok((k, v.trim_matches(|c| c == ' ' || c == '\t')))
+}
+
+/// RFC 9110 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>, Framing), HttpError> {
@@ -281,6 +378,9 @@ fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>, Framing), Http
     if !(100..600).contains(&status) {
         return Err(HttpError::Malformed("status code"));
     }
+    if status_line.len() > MAX_LINE {
+        return Err(HttpError::TooLarge("status line"));
+    }
     let mut headers = Vec::new();
     let mut length = None;
     let mut chunked = false;
@@ -288,14 +388,15 @@ fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>, Framing), Http
         if headers.len() == MAX_HEADERS {
             return Err(HttpError::TooLarge("header count"));
         }
-        let (k, v) = line
-            .split_once(':')
-            .ok_or(HttpError::Malformed("header line"))?;
-        if k.is_empty() || k.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-            return Err(HttpError::Malformed("header name"));
+        if line.len() > MAX_LINE {
+            return Err(HttpError::TooLarge("header line"));
         }
-        let v = v.trim();
+        let (k, v) = field(line)?;
         if k.eq_ignore_ascii_case("content-length") {
+            // digits only: no sign, no list ("5, 5"), no empty value
+            if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(HttpError::Malformed("content-length"));
+            }
             let n: usize = v
                 .parse()
                 .map_err(|_| HttpError::Malformed("content-length"))?;
@@ -415,5 +516,206 @@ mod tests {
         assert!(s.contains("X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"));
         assert!(s.contains("Content-Length: 0\r\n"));
         assert!(s.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped() {
+        let r = parse_all(&[
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ])
+        .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        assert_eq!(
+            parse_all(&[b"HTTP/1.1 101 Switching\r\nUpgrade: x\r\n\r\n"]),
+            Err(HttpError::Malformed("unrequested protocol switch"))
+        );
+        let many = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM as usize + 1);
+        assert_eq!(
+            parse_all(&[&many]),
+            Err(HttpError::TooLarge("interim responses"))
+        );
+    }
+
+    #[test]
+    fn strict_fields() {
+        let cases: [(&[u8], HttpError); 9] = [
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
+                HttpError::Malformed("content-length"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok",
+                HttpError::Malformed("content-length"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nok",
+                HttpError::Malformed("content-length"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+                HttpError::Malformed("header value"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
+                HttpError::Malformed("obsolete line folding"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
+                HttpError::Malformed("header name"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                HttpError::Malformed("unsupported transfer-encoding"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                HttpError::Malformed("both chunked and content-length"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+                HttpError::Malformed("chunk size"),
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                parse_all(&[raw]),
+                Err(want),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn limits_on_lines_counts_and_trailers() {
+        let mut long = Vec::from(&b"HTTP/1.1 200 OK\r\nX: "[..]);
+        long.extend(core::iter::repeat_n(b'a', MAX_LINE));
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse_all(&[&long]), Err(HttpError::TooLarge("header line")));
+        let mut many = Vec::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(alloc::format!("X-{}: 1\r\n", i).as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_all(&[&many]),
+            Err(HttpError::TooLarge("header count"))
+        );
+        let mut trailers =
+            Vec::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"[..]);
+        for _ in 0..=MAX_HEADERS {
+            trailers.extend_from_slice(b"T: 1\r\n");
+        }
+        trailers.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_all(&[&trailers]),
+            Err(HttpError::TooLarge("trailer count"))
+        );
+        assert_eq!(
+            parse_all(&[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nnot a field\r\n\r\n"
+            ]),
+            Err(HttpError::Malformed("trailer line"))
+        );
+        // a close-delimited body over the limit
+        let mut big = Vec::from(&b"HTTP/1.1 200 OK\r\n\r\n"[..]);
+        big.extend(core::iter::repeat_n(b'x', MAX_BODY + 1));
+        assert_eq!(parse_all(&[&big]), Err(HttpError::TooLarge("body")));
+        // chunks adding up past the limit
+        let mut chunks = Vec::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..]);
+        for _ in 0..=MAX_BODY / 4096 {
+            chunks.extend_from_slice(b"1000\r\n");
+            chunks.extend(core::iter::repeat_n(b'x', 4096));
+            chunks.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(parse_all(&[&chunks]), Err(HttpError::TooLarge("body")));
+    }
+
+    #[test]
+    fn errors_are_final() {
+        let mut p = Parser::new();
+        assert!(p
+            .push(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
+            .is_err());
+        assert_eq!(
+            p.push(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Err(HttpError::Malformed("content-length"))
+        );
+        assert_eq!(p.finish(), Err(HttpError::Malformed("content-length")));
+    }
+
+    /// The same bytes give the same answer however they are split, for
+    /// valid responses and for random mutations of them.
+    #[test]
+    fn result_does_not_depend_on_segmentation() {
+        let seeds: [&[u8]; 4] = [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 404 Not Found\r\n\r\nnope",
+            b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+        ];
+        let mut rng: u32 = 0x2545_f491;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        let whole = |raw: &[u8]| {
+            let mut p = Parser::new();
+            match p.push(raw) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => p.finish(),
+                Err(e) => Err(e),
+            }
+        };
+        let (mut oks, mut errs) = (0, 0);
+        for round in 0..20_000 {
+            let mut raw = seeds[round % seeds.len()].to_vec();
+            for _ in 0..(next() % 4) {
+                let i = next() as usize % raw.len();
+                match next() % 4 {
+                    0 => raw[i] = next() as u8,
+                    1 => {
+                        raw.remove(i);
+                    }
+                    2 => raw.insert(i, b"\r\n:;0aZ \t"[next() as usize % 9]),
+                    _ => raw.truncate(i),
+                }
+                if raw.is_empty() {
+                    raw.push(b'H');
+                }
+            }
+            let want = whole(&raw);
+            if let Ok(r) = &want {
+                assert!(r.body.len() <= MAX_BODY);
+                oks += 1;
+            } else {
+                errs += 1;
+            }
+            let mut p = Parser::new();
+            let mut got = None;
+            let mut at = 0;
+            while at < raw.len() {
+                let n = 1 + next() as usize % 7;
+                let end = (at + n).min(raw.len());
+                match p.push(&raw[at..end]) {
+                    Ok(Some(r)) => {
+                        got = Some(Ok(r));
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        got = Some(Err(e));
+                        break;
+                    }
+                }
+                at = end;
+            }
+            let got = got.unwrap_or_else(|| p.finish());
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&raw));
+        }
+        assert!(oks > 1000 && errs > 1000, "ok={} err={}", oks, errs);
     }
 }
