@@ -166,16 +166,23 @@ fn check_blob(kind: &str, blob: &[u8]) -> Result<(), KeyError> {
         "ecdsa-sha2-nistp384" => ecdsa(&mut r, "nistp384", 97)?,
         "ecdsa-sha2-nistp521" => ecdsa(&mut r, "nistp521", 133)?,
         "ssh-rsa" => {
-            r.mpint()?;
-            let n = r.mpint()?;
-            if n.len() < 128 {
+            r.mpint()?; // e
+            let bits = mpint_bits(r.mpint()?);
+            // OpenSSH's limits (SSH_RSA_MINIMUM_MODULUS_SIZE, SSHBUF_MAX_BIGNUM)
+            if bits < 1024 {
                 return Err(KeyError::BadBlob("rsa modulus under 1024 bits"));
+            }
+            if bits > 16384 {
+                return Err(KeyError::BadBlob("rsa modulus over 16384 bits"));
             }
         }
         _ => return Err(KeyError::UnknownType(kind.into())),
     }
     if kind.starts_with("sk-") {
-        r.string()?; // application, e.g. "ssh:"
+        // the FIDO application, e.g. "ssh:"; OpenSSH reads it as a C string
+        if r.string()?.contains(&0) {
+            return Err(KeyError::BadBlob("sk application"));
+        }
     }
     r.end()
 }
@@ -184,9 +191,15 @@ fn rsa_bits(blob: &[u8]) -> Option<u32> {
     let mut r = Reader(blob);
     r.string().ok()?;
     r.mpint().ok()?;
-    let n = r.mpint().ok()?;
-    let n = &n[n.iter().position(|&b| b != 0)?..];
-    Some(n.len() as u32 * 8 - n[0].leading_zeros())
+    Some(mpint_bits(r.mpint().ok()?))
+}
+
+/// Significant bits of a non-negative mpint (leading zero bytes allowed).
+fn mpint_bits(m: &[u8]) -> u32 {
+    match m.iter().position(|&b| b != 0) {
+        Some(i) => (m.len() - i) as u32 * 8 - m[i].leading_zeros(),
+        None => 0,
+    }
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -292,6 +305,28 @@ mod tests {
             assert_eq!(k.fingerprint().len(), 7 + 43);
         }
         assert_eq!(parse(&ok[4]).unwrap().bits(), 2047);
+        // the limit is on bits, not bytes: a leading zero byte does not count
+        let n1024 = [&[0u8, 0x80][..], &[0; 127][..]].concat();
+        let n1023 = [&[0u8, 0x40][..], &[0; 127][..]].concat();
+        let rsa = |n: &[u8]| line("ssh-rsa", &[&[1, 0, 1], n]);
+        assert_eq!(parse(&rsa(&n1024)).unwrap().bits(), 1024);
+        assert_eq!(
+            parse(&rsa(&n1023)),
+            Err(KeyError::BadBlob("rsa modulus under 1024 bits"))
+        );
+        let huge = [&[0x40u8][..], &[0; 2048][..]].concat();
+        assert_eq!(
+            parse(&rsa(&huge)),
+            Err(KeyError::BadBlob("rsa modulus over 16384 bits"))
+        );
+        assert_eq!(
+            parse(&line("sk-ssh-ed25519@openssh.com", &[&[7; 32], b"ss\0h:"])),
+            Err(KeyError::BadBlob("sk application"))
+        );
+        assert_eq!(
+            parse(&line("sk-ssh-ed25519@openssh.com", &[&[7; 32]])),
+            Err(KeyError::BadBlob("truncated length"))
+        );
         let bad = [
             (
                 line("ssh-ed25519", &[&[7; 31]]),
