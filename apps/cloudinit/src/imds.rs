@@ -12,6 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::http::{self, HttpError, Response};
+use crate::options;
 use crate::sshkey::{self, PublicKey};
 
 pub const DEFAULT_HOST: [u8; 4] = [169, 254, 169, 254];
@@ -35,19 +36,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// `http://a.b.c.d[:port]` (the metadata service is addressed by IP).
+    /// `http://a.b.c.d[:port][/]` (the metadata service is addressed by
+    /// IP): decimal without leading zeros or signs, port 1..65535.
     pub fn parse(url: &str) -> Option<Target> {
-        let rest = url.strip_prefix("http://")?.trim_end_matches('/');
+        let rest = url.strip_prefix("http://")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = match rest.split_once(':') {
-            Some((h, p)) => (h, p.parse().ok()?),
+            Some((h, p)) => (h, options::parse_decimal(p, 65535)? as u16),
             None => (rest, 80),
         };
-        let mut addr = [0u8; 4];
-        let mut parts = host.split('.');
-        for a in addr.iter_mut() {
-            *a = parts.next()?.parse().ok()?;
-        }
-        parts.next().is_none().then_some(Target { addr, port })
+        let addr = options::parse_ipv4(host)?;
+        (port != 0).then_some(Target { addr, port })
     }
 
     pub fn host(&self) -> String {

@@ -8,5 +8,6 @@ extern crate alloc;
 
 pub mod http;
 pub mod imds;
+pub mod options;
 pub mod sha256;
 pub mod sshkey;
