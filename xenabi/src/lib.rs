@@ -12,8 +12,10 @@ pub mod event_channel;
 pub mod grant_table;
 pub mod hal;
 pub mod hvm;
+pub mod hypercall;
 pub mod memory;
 pub mod netif;
+pub mod platform;
 pub mod ring;
 pub mod sched;
 pub mod shared_info;
@@ -144,5 +146,124 @@ mod layout_tests {
         assert_eq!(XSD_ERRORS[12], "EAGAIN");
         assert_eq!(XS_RSP_PROD_OFFSET, 2 * XENSTORE_RING_SIZE + 12);
         assert_eq!(console::OUT_PROD_OFFSET, 1024 + 2048 + 12);
+    }
+
+    #[test]
+    fn more_hypercall_args() {
+        assert_eq!(hypercall::HYPERVISOR_HVM_OP, 34);
+        assert_eq!(xen::HYPERVISOR_EVENT_CHANNEL_OP, 32);
+        assert_eq!(
+            hypercall::stub_offset(hypercall::HYPERVISOR_SCHED_OP),
+            29 * 32
+        );
+        assert_eq!(size_of::<memory::XenRemoveFromPhysmap>(), 16);
+        assert_eq!(offset_of!(memory::XenRemoveFromPhysmap, gpfn), 8);
+        assert_eq!(size_of::<memory::XenMemoryReservation>(), 32);
+        assert_eq!(offset_of!(memory::XenMemoryReservation, nr_extents), 8);
+        assert_eq!(offset_of!(memory::XenMemoryReservation, extent_order), 16);
+        assert_eq!(offset_of!(memory::XenMemoryReservation, mem_flags), 20);
+        assert_eq!(offset_of!(memory::XenMemoryReservation, domid), 24);
+        assert_eq!(size_of::<vcpu::VcpuRegisterVcpuInfo>(), 16);
+        assert_eq!(offset_of!(vcpu::VcpuRegisterVcpuInfo, offset), 8);
+        assert_eq!(size_of::<vcpu::VcpuSetPeriodicTimer>(), 8);
+        assert_eq!(size_of::<sched::SchedPoll>(), 24);
+        assert_eq!(offset_of!(sched::SchedPoll, nr_ports), 8);
+        assert_eq!(offset_of!(sched::SchedPoll, timeout), 16);
+        assert_eq!(size_of::<hvm::XenHvmGetTime>(), 8);
+        assert_eq!(size_of::<version::XenCompileInfo>(), 144);
+        assert_eq!(offset_of!(version::XenCompileInfo, compile_date), 112);
+        assert_eq!(version::version_major(0x0004_0011), 4);
+        assert_eq!(version::version_minor(0x0004_0011), 17);
+    }
+
+    #[test]
+    fn event_channel_args() {
+        use event_channel::*;
+        assert_eq!(size_of::<EvtchnStatus>(), 24);
+        assert_eq!(offset_of!(EvtchnStatus, port), 4);
+        assert_eq!(offset_of!(EvtchnStatus, status), 8);
+        assert_eq!(offset_of!(EvtchnStatus, vcpu), 12);
+        assert_eq!(offset_of!(EvtchnStatus, u), 16);
+        let st = EvtchnStatus {
+            status: EVTCHNSTAT_INTERDOMAIN,
+            u: [0xdead_0007, 42],
+            ..Default::default()
+        };
+        assert_eq!((st.remote_dom(), st.remote_port()), (7, 42));
+        assert_eq!(size_of::<EvtchnBindIpi>(), 8);
+        assert_eq!(size_of::<EvtchnBindVcpu>(), 8);
+        assert_eq!(size_of::<EvtchnSend>(), 4);
+        assert_eq!(EVTCHN_2L_NR_CHANNELS, xen::NR_EVENT_CHANNELS);
+        // 64 words of 64 bits: the pending/mask arrays in shared_info
+        assert_eq!(
+            shared_info::EVTCHN_MASK_OFFSET - shared_info::EVTCHN_PENDING_OFFSET,
+            xen::NR_EVENT_CHANNELS as usize / 8
+        );
+    }
+
+    #[test]
+    fn grant_map_args() {
+        use grant_table::*;
+        assert_eq!(size_of::<GnttabMapGrantRef>(), 32);
+        assert_eq!(offset_of!(GnttabMapGrantRef, flags), 8);
+        assert_eq!(offset_of!(GnttabMapGrantRef, gref), 12);
+        assert_eq!(offset_of!(GnttabMapGrantRef, dom), 16);
+        assert_eq!(offset_of!(GnttabMapGrantRef, status), 18);
+        assert_eq!(offset_of!(GnttabMapGrantRef, handle), 20);
+        assert_eq!(offset_of!(GnttabMapGrantRef, dev_bus_addr), 24);
+        assert_eq!(size_of::<GnttabUnmapGrantRef>(), 24);
+        assert_eq!(offset_of!(GnttabUnmapGrantRef, handle), 16);
+        assert_eq!(offset_of!(GnttabUnmapGrantRef, status), 20);
+        assert_eq!(size_of::<GnttabGetVersion>(), 8);
+        assert_eq!(offset_of!(GnttabGetVersion, version), 4);
+        // the flag bits do not overlap the entry type
+        for f in [GTF_READONLY, GTF_READING, GTF_WRITING, GTF_SUB_PAGE] {
+            assert_eq!(f & GTF_TYPE_MASK, 0);
+        }
+    }
+
+    #[test]
+    fn netif_extra_and_ring_header() {
+        use netif::*;
+        assert_eq!(size_of::<NetifExtraInfo>(), NETIF_EXTRA_INFO_SIZE);
+        assert_eq!(offset_of!(NetifExtraInfo, u), 2);
+        // an extra-info slot fits in either ring's slot
+        assert!(NETIF_EXTRA_INFO_SIZE <= TX_SLOT_SIZE && NETIF_EXTRA_INFO_SIZE <= RX_SLOT_SIZE);
+        assert_eq!(ring::ring_size(4096, TX_SLOT_SIZE), 256); // 336 fit
+        assert_eq!(ring::ring_size(4096, RX_SLOT_SIZE), 256); // 504 fit
+        assert_eq!(ring::ring_size(4096, 4032), 1);
+        assert_eq!(ring::ring_size(8192, RX_SLOT_SIZE), 512); // 1016 fit
+        assert!(ring::PVT_OFFSET + 4 + 44 == ring::RING_OFFSET);
+    }
+
+    #[test]
+    fn cpuid_signature_spells_xenvmm() {
+        use cpuid::*;
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&XEN_CPUID_SIGNATURE_EBX.to_le_bytes());
+        b[4..8].copy_from_slice(&XEN_CPUID_SIGNATURE_ECX.to_le_bytes());
+        b[8..12].copy_from_slice(&XEN_CPUID_SIGNATURE_EDX.to_le_bytes());
+        assert_eq!(&b, &XEN_CPUID_SIGNATURE);
+        assert!(is_xen_signature(
+            XEN_CPUID_SIGNATURE_EBX,
+            XEN_CPUID_SIGNATURE_ECX,
+            XEN_CPUID_SIGNATURE_EDX
+        ));
+        assert!(!is_xen_signature(0x756e_6547, 0x6c65_746e, 0x4965_6e69)); // GenuineIntel
+    }
+
+    #[test]
+    fn ring_pages_and_platform() {
+        use xs_wire::*;
+        assert_eq!(XS_EVTCHN_PORT_OFFSET, XS_ERROR_OFFSET + 4);
+        assert!(XS_EVTCHN_PORT_OFFSET + 4 <= 4096);
+        assert_eq!(XS_RESET_WATCHES, XS_SET_TARGET + 2);
+        assert_eq!(XSD_ERRORS[14], "E2BIG");
+        assert_eq!(console::CONNECTION_OFFSET, console::OUT_PROD_OFFSET + 4);
+        assert_eq!(
+            platform::XEN_IOPORT_MAGIC_VAL.swap_bytes(),
+            platform::XEN_IOPORT_MAGIC_BLACKLISTED
+        );
+        assert_eq!(platform::UNPLUG_ALL, 7);
     }
 }

@@ -40,9 +40,33 @@ pub struct NetifRxResponse {
     pub status: i16,
 }
 
-/// Size of struct netif_extra_info (a slot that follows a request/response
-/// with the extra-info flag).
-pub const NETIF_EXTRA_INFO_SIZE: usize = 6 * 2;
+/// struct netif_extra_info: follows a request/response that has the
+/// extra-info flag, in the next ring slot. `u` is the C union (gso: size u16,
+/// type u8, pad u8, features u16; mcast: addr[6]; hash: type, algorithm,
+/// value[4]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifExtraInfo {
+    pub kind: u8,
+    pub flags: u8,
+    pub u: [u8; 6],
+}
+
+/// Size of struct netif_extra_info.
+pub const NETIF_EXTRA_INFO_SIZE: usize = 8;
+
+pub const XEN_NETIF_EXTRA_TYPE_NONE: u8 = 0;
+pub const XEN_NETIF_EXTRA_TYPE_GSO: u8 = 1;
+pub const XEN_NETIF_EXTRA_TYPE_MCAST_ADD: u8 = 2;
+pub const XEN_NETIF_EXTRA_TYPE_MCAST_DEL: u8 = 3;
+pub const XEN_NETIF_EXTRA_TYPE_HASH: u8 = 4;
+pub const XEN_NETIF_EXTRA_TYPE_MAX: u8 = 5;
+/// Another extra-info slot follows this one.
+pub const XEN_NETIF_EXTRA_FLAG_MORE: u8 = 1 << 0;
+
+pub const XEN_NETIF_GSO_TYPE_NONE: u8 = 0;
+pub const XEN_NETIF_GSO_TYPE_TCPV4: u8 = 1;
+pub const XEN_NETIF_GSO_TYPE_TCPV6: u8 = 2;
 
 pub const NETTXF_CSUM_BLANK: u16 = 1 << 0;
 pub const NETTXF_DATA_VALIDATED: u16 = 1 << 1;

@@ -6,6 +6,8 @@ pub const REQ_PROD_OFFSET: usize = 0;
 pub const REQ_EVENT_OFFSET: usize = 4;
 pub const RSP_PROD_OFFSET: usize = 8;
 pub const RSP_EVENT_OFFSET: usize = 12;
+/// `pvt` union (netif: smartpoll_active), 4 bytes after the indexes.
+pub const PVT_OFFSET: usize = 16;
 /// Slots start after the header (indexes, pvt[4], __pad[44]).
 pub const RING_OFFSET: usize = 64;
 

@@ -9,6 +9,8 @@ pub const HVM_MEMMAP_TYPE_RESERVED: u32 = 2;
 pub const HVM_MEMMAP_TYPE_ACPI: u32 = 3;
 pub const HVM_MEMMAP_TYPE_NVS: u32 = 4;
 pub const HVM_MEMMAP_TYPE_UNUSABLE: u32 = 5;
+pub const HVM_MEMMAP_TYPE_DISABLED: u32 = 6;
+pub const HVM_MEMMAP_TYPE_PMEM: u32 = 7;
 
 /// struct hvm_start_info (version 1 layout; version 0 ends before memmap_paddr)
 #[repr(C)]

@@ -23,6 +23,12 @@ pub const XS_RESUME: u32 = 18;
 pub const XS_SET_TARGET: u32 = 19;
 pub const XS_RESET_WATCHES: u32 = 21;
 pub const XS_DIRECTORY_PART: u32 = 22;
+pub const XS_GET_FEATURE: u32 = 23;
+pub const XS_SET_FEATURE: u32 = 24;
+pub const XS_GET_QUOTA: u32 = 25;
+pub const XS_SET_QUOTA: u32 = 26;
+/// XS_DEBUG is an alias of XS_CONTROL.
+pub const XS_DEBUG: u32 = XS_CONTROL;
 pub const XS_INVALID: u32 = 0xffff;
 
 /// struct xsd_sockmsg: the 16-byte header of every message.
@@ -71,8 +77,21 @@ pub const XS_RSP_PROD_OFFSET: usize = 2060;
 pub const XS_SERVER_FEATURES_OFFSET: usize = 2064;
 pub const XS_CONNECTION_OFFSET: usize = 2068;
 pub const XS_ERROR_OFFSET: usize = 2072;
+pub const XS_EVTCHN_PORT_OFFSET: usize = 2076;
+
+/// Indexes into the two strings of an XS_WATCH_EVENT payload.
+pub const XS_WATCH_PATH: usize = 0;
+pub const XS_WATCH_TOKEN: usize = 1;
 
 pub const XENSTORE_CONNECTED: u32 = 0;
 pub const XENSTORE_RECONNECT: u32 = 1;
 pub const XENSTORE_SERVER_FEATURE_RECONNECTION: u32 = 1;
 pub const XENSTORE_SERVER_FEATURE_ERROR: u32 = 2;
+pub const XENSTORE_SERVER_FEATURE_WATCHDEPTH: u32 = 4;
+pub const XENSTORE_SERVER_FEATURE_DOMID_ANY: u32 = 8;
+
+/// Values of the `error` field (with XENSTORE_SERVER_FEATURE_ERROR).
+pub const XENSTORE_ERROR_NONE: u32 = 0;
+pub const XENSTORE_ERROR_COMM: u32 = 1;
+pub const XENSTORE_ERROR_RINGIDX: u32 = 2;
+pub const XENSTORE_ERROR_PROTO: u32 = 3;
