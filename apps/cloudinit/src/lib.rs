@@ -1,6 +1,8 @@
-//! The cloud-init app's protocol logic, sans-IO and host-tested: the HTTP
-//! client codec, the IMDS flow, SSH public-key validation and fingerprints.
-//! The kernel drives it over smoltcp.
+//! The cloud-init app's protocol logic, sans-IO and host-tested: the kernel
+//! command line (`options`), the HTTP/1.1 client codec (`http`), the IMDS
+//! flow (`imds`), SSH public-key validation (`sshkey`, with `sha256` for
+//! fingerprints) and the console/XenStore report (`report`). The kernel
+//! drives it over smoltcp; the tests drive it over simulated services.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -9,5 +11,6 @@ extern crate alloc;
 pub mod http;
 pub mod imds;
 pub mod options;
+pub mod report;
 pub mod sha256;
 pub mod sshkey;

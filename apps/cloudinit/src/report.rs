@@ -1,0 +1,291 @@
+//! What the app tells the world: console lines in the stable
+//! `subsystem: key=value ...` form and the XenStore entries under
+//! `data/cloudinit/`. Values that came from the network (comments, key
+//! names, hostnames, error text) are quoted and escaped, so one report is
+//! always exactly one line and `key=value` pairs split unambiguously.
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::imds::{Summary, Target};
+use crate::options::Options;
+
+/// Append ` key=value`, quoting the value when it needs it.
+fn field(out: &mut String, key: &str, value: &str) {
+    out.push(' ');
+    out.push_str(key);
+    out.push('=');
+    push_value(out, value);
+}
+
+/// A value is bare when it is non-empty printable ASCII without space,
+/// quote, backslash or `=`; otherwise it is `"..."` with `\"`, `\\` and
+/// `\xNN` (control bytes) or `\u{...}` (other control characters) escapes.
+pub fn push_value(out: &mut String, value: &str) {
+    let bare = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'='));
+    if bare {
+        out.push_str(value);
+        return;
+    }
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `value` as it would appear after `key=`.
+pub fn value(value: &str) -> String {
+    let mut s = String::new();
+    push_value(&mut s, value);
+    s
+}
+
+/// `imds: start target=http://169.254.169.254`
+pub fn start(target: &Target) -> String {
+    let mut s = String::from("imds: start");
+    let _ = write!(s, " target=http://{}", target.host());
+    s
+}
+
+/// `imds: retry n=N reason="..."`
+pub fn retry(n: u32, reason: &str) -> String {
+    let mut s = String::from("imds: retry");
+    let _ = write!(s, " n={}", n);
+    field(&mut s, "reason", reason);
+    s
+}
+
+/// `imds: mode=v2 requests=N retries=N instance-id=... local-hostname=...`
+pub fn imds_summary(sum: &Summary) -> String {
+    let mut s = String::from("imds:");
+    field(&mut s, "mode", sum.mode.name());
+    let _ = write!(s, " requests={} retries={}", sum.requests, sum.retries);
+    field(
+        &mut s,
+        "instance-id",
+        sum.instance_id.as_deref().unwrap_or("-"),
+    );
+    field(
+        &mut s,
+        "local-hostname",
+        sum.hostname.as_deref().unwrap_or("-"),
+    );
+    s
+}
+
+/// `cloudinit: ssh-key type=... bits=... fingerprint=SHA256:... comment=... name=...`
+pub fn ssh_key(sum: &Summary) -> String {
+    let k = &sum.key;
+    let mut s = String::from("cloudinit: ssh-key");
+    field(&mut s, "type", &k.kind);
+    let _ = write!(s, " bits={}", k.bits());
+    field(&mut s, "fingerprint", &k.fingerprint());
+    field(&mut s, "comment", &k.comment);
+    field(&mut s, "name", &sum.key_name);
+    s
+}
+
+/// `ssh-key: <the key line>`: the line itself, for copying into
+/// authorized_keys; it was validated as printable, one line.
+pub fn key_line(sum: &Summary) -> String {
+    let mut s = String::from("ssh-key: ");
+    s.push_str(&sum.key.line);
+    s
+}
+
+/// `cloudinit: done elapsed_ms=N`
+pub fn done(elapsed_ms: u64) -> String {
+    let mut s = String::from("cloudinit: done");
+    let _ = write!(s, " elapsed_ms={}", elapsed_ms);
+    s
+}
+
+/// `cloudinit: error reason="..."`
+pub fn error(reason: &str) -> String {
+    let mut s = String::from("cloudinit: error");
+    field(&mut s, "reason", reason);
+    s
+}
+
+/// Every console line of a successful run, in order.
+pub fn success_lines(sum: &Summary, elapsed_ms: u64) -> [String; 4] {
+    [
+        imds_summary(sum),
+        ssh_key(sum),
+        key_line(sum),
+        done(elapsed_ms),
+    ]
+}
+
+/// `options: unknown key=value ...` for words the command line parser did
+/// not know (None when there were none).
+pub fn unknown_options(o: &Options) -> Option<String> {
+    if o.unknown.is_empty() {
+        return None;
+    }
+    let mut s = String::from("options: unknown");
+    for (k, v) in &o.unknown {
+        match v {
+            Some(v) => field(&mut s, k, v),
+            None => {
+                s.push(' ');
+                push_value(&mut s, k);
+            }
+        }
+    }
+    Some(s)
+}
+
+/// `options: error reason="..."`
+pub fn options_error(e: &crate::options::OptionError) -> String {
+    let mut s = String::from("options: error");
+    let mut why = String::new();
+    let _ = write!(why, "{}", e);
+    field(&mut s, "reason", &why);
+    s
+}
+
+/// XenStore paths, relative to the domain's home.
+pub const XS_STATUS: &str = "data/cloudinit/status";
+pub const XS_ERROR: &str = "data/cloudinit/error";
+pub const XS_SSH_KEY: &str = "data/cloudinit/ssh-key";
+pub const XS_FINGERPRINT: &str = "data/cloudinit/fingerprint";
+pub const XS_IMDS_MODE: &str = "data/cloudinit/imds-mode";
+pub const XS_INSTANCE_ID: &str = "data/cloudinit/instance-id";
+
+/// The entries to write after success; `status` comes last so a reader
+/// watching it finds the others already there.
+pub fn xenstore_success(sum: &Summary) -> Vec<(&'static str, String)> {
+    let mut v = Vec::with_capacity(5);
+    v.push((XS_SSH_KEY, sum.key.line.clone()));
+    v.push((XS_FINGERPRINT, sum.key.fingerprint()));
+    v.push((XS_IMDS_MODE, String::from(sum.mode.name())));
+    if let Some(id) = &sum.instance_id {
+        v.push((XS_INSTANCE_ID, id.clone()));
+    }
+    v.push((XS_STATUS, String::from("done")));
+    v
+}
+
+/// The entries to write after a failure, `status` last.
+pub fn xenstore_error(reason: &str) -> Vec<(&'static str, String)> {
+    let mut v = Vec::with_capacity(2);
+    v.push((XS_ERROR, String::from(reason)));
+    v.push((XS_STATUS, String::from("error")));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imds::Mode;
+    use crate::sshkey;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEnvP/nGCmK5aDXSbxz5xWwD5g6Q+t+cg0jftODORkTI John \"J\" Doe";
+
+    fn summary() -> Summary {
+        Summary {
+            mode: Mode::V2,
+            key: sshkey::parse(KEY).unwrap(),
+            key_name: "my-key".into(),
+            instance_id: Some("i-0123456789abcdef0".into()),
+            hostname: None,
+            requests: 5,
+            retries: 1,
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(value("abc"), "abc");
+        assert_eq!(value("SHA256:a+b/c"), "SHA256:a+b/c");
+        assert_eq!(value(""), "\"\"");
+        assert_eq!(value("a b"), "\"a b\"");
+        assert_eq!(value("a=b"), "\"a=b\"");
+        assert_eq!(value("say \"hi\"\\"), "\"say \\\"hi\\\"\\\\\"");
+        assert_eq!(value("line\nbreak\r\x1b"), "\"line\\x0abreak\\x0d\\x1b\"");
+        assert_eq!(value("Jürgen"), "\"Jürgen\"");
+        assert_eq!(value("c1\u{85}"), "\"c1\\u{85}\"");
+    }
+
+    #[test]
+    fn success_report() {
+        let [a, b, c, d] = success_lines(&summary(), 1234);
+        assert_eq!(
+            a,
+            "imds: mode=v2 requests=5 retries=1 instance-id=i-0123456789abcdef0 local-hostname=-"
+        );
+        assert_eq!(
+            b,
+            "cloudinit: ssh-key type=ssh-ed25519 bits=256 fingerprint=SHA256:N5qg9+xayv/kw7in0Cr+k5CblB9wQS/srchPq9BXrCQ comment=\"John \\\"J\\\" Doe\" name=my-key"
+        );
+        assert_eq!(c, alloc::format!("ssh-key: {}", KEY));
+        assert_eq!(d, "cloudinit: done elapsed_ms=1234");
+        let xs = xenstore_success(&summary());
+        assert_eq!(xs.last().unwrap(), &(XS_STATUS, "done".into()));
+        assert_eq!(xs[0], (XS_SSH_KEY, KEY.into()));
+        assert!(xs
+            .iter()
+            .any(|(k, v)| *k == XS_INSTANCE_ID && v == "i-0123456789abcdef0"));
+        let mut no_id = summary();
+        no_id.instance_id = None;
+        assert_eq!(xenstore_success(&no_id).len(), 4);
+    }
+
+    #[test]
+    fn error_and_progress_lines() {
+        assert_eq!(
+            error("/latest/meta-data/public-keys/0/openssh-key returned 404"),
+            "cloudinit: error reason=\"/latest/meta-data/public-keys/0/openssh-key returned 404\""
+        );
+        assert_eq!(
+            retry(2, "503 on /latest/api/token"),
+            "imds: retry n=2 reason=\"503 on /latest/api/token\""
+        );
+        assert_eq!(
+            start(&Target::default()),
+            "imds: start target=http://169.254.169.254"
+        );
+        assert_eq!(
+            xenstore_error("x"),
+            [(XS_ERROR, "x".into()), (XS_STATUS, "error".into())]
+        );
+        let o = crate::options::parse("quiet console=hvc0 a=\"b\"").unwrap();
+        assert_eq!(
+            unknown_options(&o).unwrap(),
+            "options: unknown quiet console=hvc0 a=\"\\\"b\\\"\""
+        );
+        assert_eq!(unknown_options(&crate::options::parse("").unwrap()), None);
+        let e = crate::options::parse("gw=1.2.3.4").unwrap_err();
+        assert_eq!(options_error(&e), "options: error reason=\"gw= needs ip=\"");
+    }
+
+    #[test]
+    fn every_line_is_one_line() {
+        // hostile text in every network-sourced field
+        let mut s = summary();
+        s.key_name = "a\nb".into();
+        s.instance_id = Some("i-1\r\nfake: line".into());
+        s.hostname = Some("h\u{2028}x".into());
+        for line in success_lines(&s, 0).iter().chain([error("x\ny")].iter()) {
+            assert!(!line.contains(['\n', '\r']), "{:?}", line);
+        }
+    }
+}
