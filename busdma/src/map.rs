@@ -80,7 +80,8 @@ pub enum DmaError {
     TooManySegments,
     /// The frames given do not cover offset + len.
     ShortBuffer,
-    /// The map is loaded, or quarantined because the peer still uses a grant.
+    /// The map is loaded, or quarantined because the peer still uses a grant
+    /// (also returned by a failed `load` whose undo found a grant in use).
     Busy,
 }
 
@@ -102,7 +103,7 @@ impl fmt::Display for DmaError {
 enum State {
     Idle,
     Loaded,
-    /// unload found grants still in use; `nsegs` of them still to end
+    /// unload found grants still in use (those with `active` set)
     Quarantined,
 }
 
@@ -206,13 +207,15 @@ impl Map {
         for i in 0..self.segs.len() {
             let gfn = frames[page_at / PAGE_SIZE];
             if let Err(e) = gt.grant(self.segs[i].gref, self.tag.peer, gfn, readonly) {
-                // undo what was granted so far; nobody has seen those refs yet
-                for s in &self.segs[..i] {
-                    let _ = gt.end_access(s.gref);
-                }
-                self.segs.clear();
-                self.active.clear();
-                return Err(DmaError::Grant(e));
+                // Undo what was granted so far. The driver has not published
+                // these refs, but a hostile peer may guess and map one: such
+                // a grant stays active and the map is quarantined.
+                self.segs.truncate(i);
+                self.state = State::Loaded;
+                return Err(match self.unload(gt) {
+                    Ok(()) => DmaError::Grant(e),
+                    Err(_) => DmaError::Busy,
+                });
             }
             self.active.push(true);
             page_at += self.segs[i].len as usize;

@@ -4,7 +4,7 @@
 use busdma::{Direction, DmaError, DmaMem, Map, Segment, Tag};
 use proptest::prelude::*;
 use xenabi::grant_table as gt;
-use xenabi::hal::{GrantError, PAGE_SIZE};
+use xenabi::hal::{DomId, Gfn, GrantError, GrantRef, GrantTable, PAGE_SIZE};
 use xensim::{ArrayGrantTable, SimGrantTable, SimMemory, SimPageAlloc};
 
 const PEER: u16 = 0;
@@ -213,6 +213,92 @@ fn a_million_cycles_leak_nothing() {
     assert_eq!(g.free_count(), free0);
 }
 
+/// A grant table whose `fail_at`-th grant fails; just before failing, a
+/// hostile peer that guessed the previous reference maps it (`peer_races`).
+struct FailingTable {
+    inner: SimGrantTable,
+    grants: usize,
+    fail_at: usize,
+    last: Option<GrantRef>,
+    peer_races: bool,
+}
+
+impl GrantTable for FailingTable {
+    fn alloc_refs(&mut self, n: usize, out: &mut Vec<GrantRef>) -> Result<(), GrantError> {
+        self.inner.alloc_refs(n, out)
+    }
+    fn free_ref(&mut self, r: GrantRef) {
+        self.inner.free_ref(r)
+    }
+    fn grant(&mut self, r: GrantRef, d: DomId, gfn: Gfn, ro: bool) -> Result<(), GrantError> {
+        self.grants += 1;
+        if self.grants == self.fail_at {
+            if let (true, Some(prev)) = (self.peer_races, self.last) {
+                self.inner.map(d, prev, ro).unwrap();
+            }
+            return Err(GrantError::BadRef);
+        }
+        self.last = Some(r);
+        self.inner.grant(r, d, gfn, ro)
+    }
+    fn end_access(&mut self, r: GrantRef) -> Result<(), GrantError> {
+        self.inner.end_access(r)
+    }
+}
+
+#[test]
+fn a_failed_load_ends_what_it_granted() {
+    let (g, mut pa) = setup(64);
+    let buf = DmaMem::alloc(&mut pa, 3).unwrap();
+    let mut t = FailingTable {
+        inner: g.clone(),
+        grants: 0,
+        fail_at: 3,
+        last: None,
+        peer_races: false,
+    };
+    let mut map = Map::create(Tag::pages(PEER, Direction::ToDevice, 3), &mut t).unwrap();
+    assert_eq!(
+        map.load(&mut t, buf.frames(), 0, 3 * PAGE_SIZE).err(),
+        Some(DmaError::Grant(GrantError::BadRef))
+    );
+    assert!(!map.is_loaded() && !map.is_quarantined());
+    assert!(g.active().is_empty(), "the two granted pages were ended");
+    map.load(&mut t, buf.frames(), 0, 3 * PAGE_SIZE).unwrap();
+    map.unload(&mut t).unwrap();
+    map.destroy(&mut t).ok().unwrap();
+    assert_eq!(g.allocated_refs(), 0);
+}
+
+#[test]
+fn a_failed_load_quarantines_a_grant_the_peer_grabbed() {
+    let (g, mut pa) = setup(64);
+    let buf = DmaMem::alloc(&mut pa, 3).unwrap();
+    let mut t = FailingTable {
+        inner: g.clone(),
+        grants: 0,
+        fail_at: 3,
+        last: None,
+        peer_races: true,
+    };
+    let mut map = Map::create(Tag::pages(PEER, Direction::ToDevice, 3), &mut t).unwrap();
+    assert_eq!(
+        map.load(&mut t, buf.frames(), 0, 3 * PAGE_SIZE).err(),
+        Some(DmaError::Busy)
+    );
+    assert!(map.is_quarantined(), "the buffer must not be reused");
+    let grabbed = t.last.unwrap();
+    assert_eq!(g.active(), vec![grabbed]);
+    assert!(map.segments().is_empty());
+    let mut map = map.destroy(&mut t).err().expect("destroy refused");
+    assert_eq!(map.unload(&mut t), Err(1));
+    g.unmap(grabbed);
+    map.unload(&mut t).unwrap();
+    map.destroy(&mut t).ok().unwrap();
+    assert!(g.active().is_empty());
+    assert_eq!(g.allocated_refs(), 0);
+}
+
 proptest! {
     #[test]
     fn random_loads_cover_the_buffer_exactly(offset in 0usize..8192, len in 1usize..12288, dir in any::<bool>()) {
@@ -241,6 +327,100 @@ proptest! {
             }
         }
         map.destroy(&mut g).ok().unwrap();
+        prop_assert_eq!(g.allocated_refs(), 0);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Load { offset: usize, len: usize },
+    PeerMap { seg: usize, write: bool },
+    PeerUnmapAll,
+    Unload,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..8192, 1usize..9000).prop_map(|(offset, len)| Op::Load { offset, len }),
+        (0usize..3, any::<bool>()).prop_map(|(seg, write)| Op::PeerMap { seg, write }),
+        Just(Op::PeerUnmapAll),
+        Just(Op::Unload),
+    ]
+}
+
+proptest! {
+    /// Whatever a driver and a peer do in whatever order: a grant is active
+    /// only while its map is loaded or quarantined, the peer never writes a
+    /// to-device buffer, and once the peer lets go everything comes back.
+    #[test]
+    fn random_driver_and_peer_interleavings_never_leak(ops in proptest::collection::vec(op(), 1..40), dir in any::<bool>()) {
+        let (mut g, mut pa) = setup(64);
+        let buf = DmaMem::alloc(&mut pa, 3).unwrap();
+        let direction = if dir { Direction::ToDevice } else { Direction::FromDevice };
+        let mut map = Map::create(Tag::pages(PEER, direction, 3), &mut g).unwrap();
+        let mut granted: Vec<GrantRef> = Vec::new();
+        let mut mapped: Vec<GrantRef> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Load { offset, len } => {
+                    let was_idle = !map.is_loaded() && !map.is_quarantined();
+                    match map.load(&mut g, buf.frames(), offset, len) {
+                        Ok(segs) => {
+                            prop_assert!(was_idle);
+                            granted = segs.iter().map(|s| s.gref).collect();
+                        }
+                        Err(DmaError::Busy) => prop_assert!(!was_idle),
+                        Err(e) => prop_assert!(matches!(e, DmaError::TooBig | DmaError::TooManySegments | DmaError::ShortBuffer)),
+                    }
+                }
+                Op::PeerMap { seg, write } => {
+                    if let Some(r) = map.segments().get(seg).map(|s| s.gref) {
+                        match g.map(PEER, r, !write) {
+                            Ok(_) => {
+                                prop_assert!(!(write && dir), "writable map of a to-device grant");
+                                mapped.push(r);
+                            }
+                            Err(e) => prop_assert!(write && dir && e == gt::GNTST_PERMISSION_DENIED),
+                        }
+                    }
+                }
+                Op::PeerUnmapAll => {
+                    for r in mapped.drain(..) {
+                        g.unmap(r);
+                    }
+                }
+                Op::Unload => {
+                    let res = map.unload(&mut g);
+                    let busy: std::collections::BTreeSet<_> = mapped.iter().collect();
+                    match res {
+                        Ok(()) => prop_assert!(busy.is_empty()),
+                        Err(n) => {
+                            prop_assert_eq!(n, busy.len());
+                            prop_assert!(map.is_quarantined());
+                        }
+                    }
+                }
+            }
+            // invariant: active grants are exactly those of a loaded or quarantined map
+            let active = g.active();
+            if map.is_loaded() {
+                let mut want = granted.clone();
+                want.sort();
+                prop_assert_eq!(&active, &want);
+            } else if map.is_quarantined() {
+                prop_assert!(!active.is_empty());
+                // still granted until unload is retried, even after the peer let go
+                prop_assert!(active.iter().all(|r| granted.contains(r)));
+            } else {
+                prop_assert!(active.is_empty());
+            }
+        }
+        for r in mapped.drain(..) {
+            g.unmap(r);
+        }
+        map.unload(&mut g).unwrap();
+        map.destroy(&mut g).ok().unwrap();
+        prop_assert!(g.active().is_empty());
         prop_assert_eq!(g.allocated_refs(), 0);
     }
 }
