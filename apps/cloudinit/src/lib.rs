@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+mod ecpoint;
 pub mod http;
 pub mod imds;
 pub mod options;

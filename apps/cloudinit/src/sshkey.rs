@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::sha256;
+use crate::{ecpoint, sha256};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyError {
@@ -152,6 +152,9 @@ fn check_blob(kind: &str, blob: &[u8]) -> Result<(), KeyError> {
         if q.len() != point || q[0] != 4 {
             return Err(KeyError::BadBlob("curve point"));
         }
+        if !ecpoint::on_curve(curve, q) {
+            return Err(KeyError::BadBlob("point not on the curve"));
+        }
         Ok(())
     };
     match kind {
@@ -284,7 +287,13 @@ mod tests {
 
     #[test]
     fn validates_each_type() {
-        let point256 = [&[4u8][..], &[1; 64][..]].concat();
+        // P-256's base point: a real point on the curve
+        let g = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+        let point256: Vec<u8> = (0..g.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&g[i..i + 2], 16).unwrap())
+            .collect();
+        let off_curve = [&[4u8][..], &[1; 64][..]].concat();
         let ok = [
             line("ssh-ed25519", &[&[7; 32]]),
             line("ecdsa-sha2-nistp256", &[b"nistp256", &point256]),
@@ -339,6 +348,17 @@ mod tests {
             (
                 line("ecdsa-sha2-nistp256", &[b"nistp384", &point256]),
                 KeyError::BadBlob("curve name"),
+            ),
+            (
+                line("ecdsa-sha2-nistp256", &[b"nistp256", &off_curve]),
+                KeyError::BadBlob("point not on the curve"),
+            ),
+            (
+                line(
+                    "sk-ecdsa-sha2-nistp256@openssh.com",
+                    &[b"nistp256", &off_curve, b"ssh:"],
+                ),
+                KeyError::BadBlob("point not on the curve"),
             ),
             (
                 line("ssh-rsa", &[&[1, 0, 1], &[0x7f; 64]]),

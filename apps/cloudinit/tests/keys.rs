@@ -132,3 +132,65 @@ fn fresh_keys_match_ssh_keygen() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Mutate the blobs of the fixed keys byte by byte: we accept exactly what
+/// `ssh-keygen -lf` accepts (it validates curve points, RSA sizes, lengths),
+/// and then agree on the fingerprint.
+#[test]
+fn agrees_with_ssh_keygen_on_mutated_keys() {
+    use std::process::Command;
+    if Command::new("ssh-keygen").arg("-?").output().is_err() {
+        assert!(
+            std::env::var_os("CLOUDINIT_NO_SSH_KEYGEN").is_some(),
+            "ssh-keygen not found (apt-get install openssh-client, or set CLOUDINIT_NO_SSH_KEYGEN=1)"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cloudinit-mut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("k.pub");
+    let (mut both_ok, mut both_err) = (0, 0);
+    for (line, _, _) in KEYS {
+        let mut words = line.split(' ');
+        let kind = words.next().unwrap();
+        let blob = sshkey::base64_decode(words.next().unwrap()).unwrap();
+        // bytes in the type, the lengths, the key material and the end
+        let n = blob.len();
+        let spots = [3, 6, n / 3, n / 2, n - 40, n - 33, n - 5, n - 1];
+        for &at in spots.iter() {
+            let mut m = blob.clone();
+            m[at] ^= 0x41;
+            let text = format!("{} {} mutant", kind, sshkey::base64_encode(&m, true));
+            std::fs::write(&file, format!("{}\n", text)).unwrap();
+            let out = Command::new("ssh-keygen")
+                .arg("-lf")
+                .arg(&file)
+                .output()
+                .unwrap();
+            let theirs = out
+                .status
+                .success()
+                .then(|| String::from_utf8(out.stdout).unwrap());
+            let ours = sshkey::parse(&text);
+            match (&ours, &theirs) {
+                (Ok(k), Some(t)) => {
+                    assert_eq!(t.split_whitespace().nth(1).unwrap(), k.fingerprint());
+                    both_ok += 1;
+                }
+                (Err(_), None) => both_err += 1,
+                _ => panic!(
+                    "disagree on {} (byte {}): ours={:?} ssh-keygen={:?}",
+                    text, at, ours, theirs
+                ),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        both_ok > 0 && both_err > 0,
+        "ok={} err={}",
+        both_ok,
+        both_err
+    );
+    println!("agreed: accepted={} rejected={}", both_ok, both_err);
+}
