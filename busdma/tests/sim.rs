@@ -422,5 +422,6 @@ proptest! {
         map.destroy(&mut g).ok().unwrap();
         prop_assert!(g.active().is_empty());
         prop_assert_eq!(g.allocated_refs(), 0);
+        prop_assert_eq!(g.misuses(), 0, "busdma never frees a granted ref");
     }
 }

@@ -25,3 +25,18 @@ impl Clock for SimClock {
         self.0.get()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_time() {
+        let c = SimClock::new();
+        let seen_by_driver = c.clone();
+        c.advance(1_500);
+        assert_eq!(seen_by_driver.now_ns(), 1_500);
+        c.set(10);
+        assert_eq!(seen_by_driver.now_ns(), 10);
+    }
+}

@@ -25,8 +25,12 @@ struct State {
     allocated: HashMap<GrantRef, ()>,
     mapped: HashMap<GrantRef, u32>,
     memory: SimMemory,
-    /// grant operations refused, for tests
+    capacity: u32,
+    /// peer operations refused, for tests
     refused: u64,
+    /// guest-side bugs: freeing a granted or unknown ref, granting a ref
+    /// that was never allocated
+    misuses: u64,
 }
 
 /// Cloneable handle: the guest and its peer hold the same table.
@@ -42,8 +46,40 @@ impl SimGrantTable {
             allocated: HashMap::new(),
             mapped: HashMap::new(),
             memory,
+            capacity,
             refused: 0,
+            misuses: 0,
         })))
+    }
+
+    /// The guest mapped more grant-table frames: references up to
+    /// `capacity` become allocatable (never shrinks).
+    pub fn grow(&self, capacity: u32) {
+        let mut s = self.0.borrow_mut();
+        if capacity > s.capacity {
+            let first = s.capacity.max(gt::GNTTAB_NR_RESERVED_ENTRIES);
+            // keep low refs on top of the free stack
+            let mut fresh: Vec<GrantRef> = (first..capacity).rev().collect();
+            fresh.append(&mut s.free);
+            s.free = fresh;
+            s.capacity = capacity;
+        }
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.0.borrow().capacity
+    }
+
+    /// Guest-side misuse seen so far (tests assert it stays 0).
+    pub fn misuses(&self) -> u64 {
+        self.0.borrow().misuses
+    }
+
+    /// References the peer currently has mapped.
+    pub fn mapped(&self) -> Vec<GrantRef> {
+        let mut v: Vec<_> = self.0.borrow().mapped.keys().copied().collect();
+        v.sort();
+        v
     }
 
     pub fn entry(&self, r: GrantRef) -> Option<GrantEntry> {
@@ -127,7 +163,10 @@ impl SimGrantTable {
         offset: usize,
         buf: &mut [u8],
     ) -> Result<(), i16> {
-        if offset + buf.len() > PAGE_SIZE {
+        if offset
+            .checked_add(buf.len())
+            .is_none_or(|end| end > PAGE_SIZE)
+        {
             return Err(gt::GNTST_BAD_COPY_ARG);
         }
         self.check(peer, r, false)?.read(offset, buf);
@@ -136,7 +175,10 @@ impl SimGrantTable {
 
     /// GNTTABOP_copy from `data` into the granted page (needs a writable grant).
     pub fn copy_to(&self, peer: DomId, r: GrantRef, offset: usize, data: &[u8]) -> Result<(), i16> {
-        if offset + data.len() > PAGE_SIZE {
+        if offset
+            .checked_add(data.len())
+            .is_none_or(|end| end > PAGE_SIZE)
+        {
             return Err(gt::GNTST_BAD_COPY_ARG);
         }
         self.check(peer, r, true)?.write(offset, data);
@@ -163,6 +205,10 @@ impl GrantTable for SimGrantTable {
         let granted = s.entries.get(&r).is_some_and(|e| e.flags != 0);
         if !granted && s.allocated.remove(&r).is_some() {
             s.free.push(r);
+        } else {
+            // still granted (the ref would be reused under the peer) or
+            // not ours: refuse and remember
+            s.misuses += 1;
         }
     }
 
@@ -175,6 +221,7 @@ impl GrantTable for SimGrantTable {
     ) -> Result<(), GrantError> {
         let mut s = self.0.borrow_mut();
         if !s.allocated.contains_key(&r) {
+            s.misuses += 1;
             return Err(GrantError::BadRef);
         }
         if s.entries.get(&r).is_some_and(|e| e.flags != 0) {
@@ -265,5 +312,137 @@ impl GrantTable for ArrayGrantTable {
         let e = self.entries.get_mut(r as usize).ok_or(GrantError::BadRef)?;
         e.flags = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::SimPageAlloc;
+    use xenabi::hal::PageAlloc;
+
+    const BACKEND: DomId = 0;
+
+    fn table(capacity: u32) -> (SimGrantTable, SimPageAlloc) {
+        let mem = SimMemory::new();
+        (
+            SimGrantTable::new(mem.clone(), capacity),
+            SimPageAlloc::new(mem),
+        )
+    }
+
+    fn one_ref(g: &mut SimGrantTable) -> GrantRef {
+        let mut v = Vec::new();
+        g.alloc_refs(1, &mut v).unwrap();
+        v[0]
+    }
+
+    #[test]
+    fn reserved_refs_are_not_allocatable_and_growth_adds_refs() {
+        let (mut g, _) = table(10);
+        let mut v = Vec::new();
+        g.alloc_refs(2, &mut v).unwrap();
+        assert_eq!(v, vec![8, 9]);
+        assert_eq!(g.alloc_refs(1, &mut v), Err(GrantError::Exhausted));
+        g.grow(12);
+        g.alloc_refs(2, &mut v).unwrap();
+        assert_eq!(&v[2..], &[10, 11]);
+        assert_eq!(g.capacity(), 12);
+    }
+
+    #[test]
+    fn peer_access_checks_domid_readonly_and_state() {
+        let (mut g, mut pa) = table(32);
+        let page = pa.alloc_page().unwrap();
+        page.write(0, b"hello");
+        let r = one_ref(&mut g);
+        assert_eq!(
+            g.copy_from(BACKEND, r, 0, &mut [0; 5]),
+            Err(gt::GNTST_BAD_GNTREF)
+        );
+        g.grant(r, BACKEND, page.gfn(), true).unwrap();
+        let mut got = [0u8; 5];
+        g.copy_from(BACKEND, r, 0, &mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        assert_eq!(
+            g.copy_to(BACKEND, r, 0, b"x"),
+            Err(gt::GNTST_PERMISSION_DENIED)
+        );
+        assert_eq!(
+            g.copy_from(3, r, 0, &mut got),
+            Err(gt::GNTST_PERMISSION_DENIED)
+        );
+        assert!(
+            g.map(BACKEND, r, false).is_err(),
+            "no writable map of a read-only grant"
+        );
+        assert_eq!(
+            g.copy_from(BACKEND, r, 4092, &mut got),
+            Err(gt::GNTST_BAD_COPY_ARG)
+        );
+        assert_eq!(
+            g.copy_from(BACKEND, r, usize::MAX, &mut got),
+            Err(gt::GNTST_BAD_COPY_ARG)
+        );
+        assert_eq!(g.refused(), 4);
+    }
+
+    #[test]
+    fn end_access_fails_while_mapped_and_ref_reuse_is_refused() {
+        let (mut g, mut pa) = table(32);
+        let page = pa.alloc_page().unwrap();
+        let r = one_ref(&mut g);
+        g.grant(r, BACKEND, page.gfn(), false).unwrap();
+        let view = g.map(BACKEND, r, false).unwrap();
+        let _second = g.map(BACKEND, r, true).unwrap();
+        let flags = g.entry(r).unwrap().flags;
+        assert_ne!(flags & gt::GTF_READING, 0);
+        assert_ne!(flags & gt::GTF_WRITING, 0);
+        view.write(0, b"rx");
+        assert_eq!(g.end_access(r), Err(GrantError::InUse));
+        assert_eq!(
+            g.grant(r, BACKEND, page.gfn(), false),
+            Err(GrantError::InUse)
+        );
+        g.free_ref(r);
+        assert_eq!(g.misuses(), 1, "freeing a granted ref is refused");
+        assert_eq!(g.allocated_refs(), 1);
+        g.unmap(r);
+        assert_eq!(g.end_access(r), Err(GrantError::InUse), "one mapping left");
+        g.unmap(r);
+        assert!(g.mapped().is_empty());
+        g.end_access(r).unwrap();
+        assert!(g.active().is_empty());
+        g.free_ref(r);
+        assert_eq!(g.allocated_refs(), 0);
+        g.free_ref(r);
+        assert_eq!(g.misuses(), 2, "double free noticed");
+        let mut got = [0u8; 2];
+        page.read(0, &mut got);
+        assert_eq!(&got, b"rx", "the peer wrote the guest's page");
+    }
+
+    #[test]
+    fn active_lists_what_is_still_granted() {
+        let (mut g, mut pa) = table(32);
+        let page = pa.alloc_page().unwrap();
+        let (a, b) = (one_ref(&mut g), one_ref(&mut g));
+        g.grant(a, BACKEND, page.gfn(), true).unwrap();
+        g.grant(b, BACKEND, page.gfn(), true).unwrap();
+        g.end_access(a).unwrap();
+        assert_eq!(g.active(), vec![b]);
+        assert_eq!(
+            g.grant(40, BACKEND, page.gfn(), true),
+            Err(GrantError::BadRef)
+        );
+        assert_eq!(g.misuses(), 1);
+    }
+
+    #[test]
+    fn a_grant_of_memory_the_guest_does_not_have_is_a_bad_page() {
+        let (mut g, _) = table(32);
+        let r = one_ref(&mut g);
+        g.grant(r, BACKEND, 0xdead_beef, true).unwrap();
+        assert_eq!(g.map(BACKEND, r, true).err(), Some(gt::GNTST_BAD_PAGE));
     }
 }

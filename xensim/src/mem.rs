@@ -117,3 +117,31 @@ impl PageAlloc for SimPageAlloc {
         Some(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_shared_zeroed_and_tracked() {
+        let mem = SimMemory::new();
+        let mut pa = SimPageAlloc::new(mem.clone());
+        pa.limit = Some(2);
+        let a = pa.alloc_page().unwrap();
+        let b = pa.alloc_page().unwrap();
+        assert!(pa.alloc_page().is_none(), "limit reached");
+        assert_ne!(a.gfn(), b.gfn());
+        assert!(a.snapshot().iter().all(|&x| x == 0));
+        let peer = mem.page(a.gfn()).unwrap();
+        peer.write_u32(8, 0xdead_beef);
+        assert_eq!(a.read_u32(8), 0xdead_beef);
+        assert_eq!(a.snapshot()[8..12], 0xdead_beefu32.to_le_bytes());
+        assert_eq!(mem.live_pages(), 2);
+        drop(peer);
+        drop(b);
+        assert_eq!(mem.live_pages(), 1);
+        a.write(4000, &[7; 96]);
+        a.zero();
+        assert!(a.snapshot().iter().all(|&x| x == 0));
+    }
+}
