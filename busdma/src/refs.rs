@@ -34,7 +34,7 @@ impl RefAllocator {
         }
         let first = self.capacity.max(GNTTAB_NR_RESERVED_ENTRIES);
         self.in_use.resize(capacity.div_ceil(64) as usize, 0);
-        self.free.reserve((capacity - first) as usize);
+        self.free.reserve(capacity.saturating_sub(first) as usize);
         // pushed high to low so low references come out first
         for r in (first..capacity).rev() {
             self.free.push(r);
@@ -123,6 +123,16 @@ mod tests {
     }
 
     #[test]
+    fn a_table_smaller_than_the_reserved_entries_hands_out_nothing() {
+        let mut a = RefAllocator::new(4);
+        assert_eq!(a.alloc(), Err(GrantError::Exhausted));
+        assert_eq!(a.free(2), Err(GrantError::BadRef));
+        a.grow(9);
+        assert_eq!(a.alloc(), Ok(8));
+        assert_eq!(a.alloc(), Err(GrantError::Exhausted));
+    }
+
+    #[test]
     fn grows_with_the_table() {
         let mut a = RefAllocator::new(512);
         let mut got = Vec::new();
@@ -131,5 +141,53 @@ mod tests {
         a.grow(1024);
         assert_eq!(a.alloc().unwrap(), 512);
         assert_eq!(a.free_count(), 511);
+    }
+
+    proptest::proptest! {
+        /// Against a set model: never a reserved ref, never the same ref
+        /// twice, batches all or nothing, frees of anything not held refused,
+        /// counts always add up.
+        #[test]
+        fn matches_a_set_model(ops in proptest::collection::vec((0u8..4, 0u32..1200), 1..300)) {
+            use std::collections::BTreeSet;
+            let mut a = RefAllocator::new(16);
+            let mut held = BTreeSet::new();
+            let mut cap = 16u32;
+            for (op, x) in ops {
+                match op {
+                    0 => match a.alloc() {
+                        Ok(r) => {
+                            proptest::prop_assert!((GNTTAB_NR_RESERVED_ENTRIES..cap).contains(&r));
+                            proptest::prop_assert!(held.insert(r));
+                        }
+                        Err(_) => proptest::prop_assert_eq!(held.len() as u32, cap - 8),
+                    },
+                    1 => {
+                        let mut out = Vec::new();
+                        let n = (x % 20) as usize;
+                        let free = (cap - 8) as usize - held.len();
+                        let res = a.alloc_batch(n, &mut out);
+                        proptest::prop_assert_eq!(res.is_ok(), n <= free);
+                        proptest::prop_assert_eq!(out.len(), if n <= free { n } else { 0 });
+                        for r in out {
+                            proptest::prop_assert!(held.insert(r));
+                        }
+                    }
+                    2 => {
+                        let r = x % (cap + 4);
+                        let want_ok = held.remove(&r);
+                        proptest::prop_assert_eq!(a.free(r).is_ok(), want_ok);
+                    }
+                    _ => {
+                        if x > cap && x < 1100 {
+                            a.grow(x);
+                            cap = x;
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(a.in_use_count(), held.len());
+                proptest::prop_assert_eq!(a.free_count() + held.len(), (cap - 8) as usize);
+            }
+        }
     }
 }
