@@ -170,7 +170,7 @@ impl Map {
         if len == 0 || len > self.tag.max_size {
             return Err(DmaError::TooBig);
         }
-        if offset % self.tag.alignment != 0 {
+        if !offset.is_multiple_of(self.tag.alignment) {
             return Err(DmaError::Misaligned);
         }
         if offset

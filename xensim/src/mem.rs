@@ -51,12 +51,12 @@ impl SharedMem for SimPage {
         self.bytes.lock().unwrap()[off..off + buf.len()].copy_from_slice(buf);
     }
     fn read_u32(&self, off: usize) -> u32 {
-        assert!(off % 4 == 0);
+        assert!(off.is_multiple_of(4));
         let b = self.bytes.lock().unwrap();
         u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
     }
     fn write_u32(&self, off: usize, val: u32) {
-        assert!(off % 4 == 0);
+        assert!(off.is_multiple_of(4));
         self.bytes.lock().unwrap()[off..off + 4].copy_from_slice(&val.to_le_bytes());
     }
 }
