@@ -159,7 +159,7 @@ impl Imds {
             reauths: 0,
             not_before: 0,
             give_up_at: None,
-            rng: seed | 1,
+            rng: rng_state(seed),
             key_index: 0,
             key_name: String::new(),
             key: None,
@@ -408,6 +408,15 @@ impl Imds {
             }
             Step::Token => {} // handled in on_outcome
         }
+    }
+}
+
+/// A non-zero xorshift32 state that differs for every seed (`seed | 1`
+/// made seeds 2k and 2k+1 retry in lockstep).
+fn rng_state(seed: u32) -> u32 {
+    match seed.wrapping_mul(0x9e37_79b9).rotate_left(16) ^ 0x2545_f491 {
+        0 => 1,
+        s => s,
     }
 }
 

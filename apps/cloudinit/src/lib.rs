@@ -9,6 +9,7 @@
 extern crate alloc;
 
 mod ecpoint;
+pub mod exchange;
 pub mod http;
 pub mod imds;
 pub mod options;
