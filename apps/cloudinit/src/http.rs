@@ -87,10 +87,13 @@ enum ChunkState {
     Done,
 }
 
+/// A parsed head: status, headers, how the body is framed.
+type Head = (u16, Vec<(String, String)>, Framing);
+
 /// Feed bytes as they arrive; `finish` when the peer closes.
 pub struct Parser {
     buf: Vec<u8>,
-    head: Option<(u16, Vec<(String, String)>, Framing)>,
+    head: Option<Head>,
     body: Vec<u8>,
     chunk: ChunkState,
     trailers: usize,
@@ -359,7 +362,7 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>, Framing), HttpError> {
+fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
     let text = core::str::from_utf8(head).map_err(|_| HttpError::Malformed("head not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or("");

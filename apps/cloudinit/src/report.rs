@@ -186,10 +186,10 @@ pub fn xenstore_success(sum: &Summary) -> Vec<(&'static str, String)> {
 
 /// The entries to write after a failure, `status` last.
 pub fn xenstore_error(reason: &str) -> Vec<(&'static str, String)> {
-    let mut v = Vec::with_capacity(2);
-    v.push((XS_ERROR, String::from(reason)));
-    v.push((XS_STATUS, String::from("error")));
-    v
+    Vec::from([
+        (XS_ERROR, String::from(reason)),
+        (XS_STATUS, String::from("error")),
+    ])
 }
 
 #[cfg(test)]

@@ -484,7 +484,7 @@ fn random_hostile_services_always_end() {
                         _ => {
                             // mostly the right answer for the path, else anything
                             let path = request_path(&bytes);
-                            let (st, body) = if rng.next() % 3 != 0 {
+                            let (st, body) = if !rng.next().is_multiple_of(3) {
                                 (200, right_answer(&path))
                             } else {
                                 (*rng.pick(&statuses), *rng.pick(&bodies))
