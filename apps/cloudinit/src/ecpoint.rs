@@ -95,7 +95,12 @@ fn sub_mod(a: &Num, b: &Num, p: &Num) -> Num {
 /// (a * b) mod p for a, b < p, by doubling and adding over b's bits.
 fn mul_mod(a: &Num, b: &Num, p: &Num) -> Num {
     let mut r = [0u32; LIMBS];
-    for i in (0..LIMBS * 32).rev() {
+    // b < p: bits above p's top bit are zero
+    let top = (0..LIMBS)
+        .rev()
+        .find(|&i| p[i] != 0)
+        .map_or(0, |i| i as u32 * 32 + 32 - p[i].leading_zeros());
+    for i in (0..top as usize).rev() {
         r = add_mod(&r, &r, p);
         if b[i / 32] >> (i % 32) & 1 == 1 {
             r = add_mod(&r, a, p);
