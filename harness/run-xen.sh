@@ -1,65 +1,104 @@
 #!/usr/bin/env bash
 # Boot Xen 4.17 + the Debian dom0 inside QEMU (TCG) and run one scenario.
 #
-#   run-xen.sh --guest ELF --scenario SCRIPT [--out DIR] [--timeout S] [--extra FILE]...
+#   run-xen.sh --guest ELF --scenario SCRIPT [--out DIR] [--timeout S]
+#              [--extra FILE]... [--env NAME=VALUE]...
 #
 # The guest lands at /payload/guest.elf in dom0, the scenario at
-# /payload/scenario.sh (sourced by dom0's init with harness/dom0/lib.sh), extras
-# under /payload/. Writes DIR/serial.log (everything: Xen, dom0, scenario),
-# DIR/guest-NAME.log (each guest console, via xenconsoled), DIR/harness.log
-# (the HARNESS: lines). Exits 0 only if the scenario reported result=pass.
+# /payload/scenario.sh (sourced by dom0's init after harness/dom0/lib.sh and
+# the --env assignments), extras under /payload/. Writes DIR/serial.log
+# (everything: Xen, dom0, scenario), DIR/guest-NAME.log (each guest console, via
+# xenconsoled), DIR/harness.log (the HARNESS: lines), DIR/timings.txt.
+# Exit status: 0 the scenario reported result=pass, 1 it reported a failure,
+# 2 bad usage, 3 no result (timeout, dom0 or Xen died). See harness/README.md.
 set -euo pipefail
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
-CACHE=${XEN_HARNESS_CACHE:-$REPO/.cache/xen-harness}
 GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300
-EXTRAS=()
+EXTRAS=() ENVS=()
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || case "$1" in -h | --help) usage ;; *) echo "run-xen: $1 needs a value" >&2; exit 2 ;; esac
     case "$1" in
-        --guest) GUEST=$2; shift 2 ;;
-        --scenario) SCENARIO=$2; shift 2 ;;
-        --out) OUT=$2; shift 2 ;;
-        --timeout) TIMEOUT=$2; shift 2 ;;
-        --extra) EXTRAS+=("$2"); shift 2 ;;
-        *) echo "run-xen: unknown argument $1" >&2; exit 2 ;;
+        --guest) GUEST=$2 ;;
+        --scenario) SCENARIO=$2 ;;
+        --out) OUT=$2 ;;
+        --timeout) TIMEOUT=$2 ;;
+        --extra) EXTRAS+=("$2") ;;
+        --env) ENVS+=("$2") ;;
+        *) echo "run-xen: unknown argument $1" >&2; usage ;;
     esac
+    shift 2
 done
-[ -f "$GUEST" ] && [ -f "$SCENARIO" ] || { echo "run-xen: need --guest ELF and --scenario SCRIPT" >&2; exit 2; }
+[ -f "$GUEST" ] && [ -f "$SCENARIO" ] || { echo "run-xen: need --guest ELF and --scenario SCRIPT (files)" >&2; exit 2; }
+case "$TIMEOUT" in '' | *[!0-9]*) echo "run-xen: --timeout takes whole seconds" >&2; exit 2 ;; esac
+for e in "${ENVS[@]}"; do
+    [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "run-xen: --env wants NAME=VALUE, got '$e'" >&2; exit 2; }
+done
+OUT=$(realpath -m "$OUT")
+case "$OUT" in / | "$REPO" | "$HOME" | "$HARNESS") echo "run-xen: refusing --out $OUT (it is emptied first)" >&2; exit 2 ;; esac
 
-bash "$HARNESS/build-dom0.sh"
+IMG=$(bash "$HARNESS/build-dom0.sh")
 rm -rf "$OUT"
 mkdir -p "$OUT/payload/payload"
 P=$OUT/payload/payload
 cp "$GUEST" "$P/guest.elf"
 cp "$SCENARIO" "$P/scenario.sh"
-cp "$HARNESS/dom0/lib.sh" "$HARNESS/dom0/gntmap.py" "$HARNESS/dom0/imds.py" "$P/"
+cp "$HARNESS"/dom0/lib.sh "$HARNESS"/dom0/*.py "$P/"
 cp "$HARNESS/dom0/init" "$OUT/payload/init"
 for e in "${EXTRAS[@]}"; do cp -r "$e" "$P/"; done
+# dom0 gives up on the scenario a little before the host does, so that the
+# guest consoles still get printed and the result says why.
+deadline=$((TIMEOUT > 120 ? TIMEOUT - 45 : TIMEOUT * 2 / 3))
+{
+    echo "HARNESS_DEADLINE_S=$deadline"
+    # single-quoted for dom0's dash: ' becomes '\''
+    q="'\\''"
+    for e in "${ENVS[@]}"; do v=${e#*=}; printf "export %s='%s'\n" "${e%%=*}" "${v//\'/$q}"; done
+} >"$P/env.sh"
 # The payload archive follows the cached image; Linux unpacks both, and the
 # later one's /init wins.
 (cd "$OUT/payload" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$OUT/payload.cpio"
-# Linux only looks for a cpio header at 4-byte aligned offsets after a
-# compressed archive: pad the image with zeros (which it skips) to 512 bytes.
-gz_size=$(stat -c %s "$CACHE/dom0.cpio.gz")
-{ cat "$CACHE/dom0.cpio.gz"; head -c $(( (512 - gz_size % 512) % 512 )) /dev/zero; cat "$OUT/payload.cpio"; } >"$OUT/initrd.img"
+# After a compressed archive Linux only looks for the next cpio header at a
+# 4-byte aligned offset, skipping zero bytes: pad the image to 512 bytes.
+gz_size=$(stat -c %s "$IMG/dom0.cpio.gz")
+{ cat "$IMG/dom0.cpio.gz"; head -c $(((512 - gz_size % 512) % 512)) /dev/zero; cat "$OUT/payload.cpio"; } >"$OUT/initrd.img"
 
 XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=1 noreboot"
-start=$(date +%s%N)
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+start=$(now_ms)
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
     -nographic -no-reboot -monitor none -display none -serial "file:$OUT/serial.raw" \
-    -kernel "$CACHE/xen.elf" -append "$XEN_ARGS" \
-    -initrd "$CACHE/vmlinuz console=hvc0 rdinit=/init quiet,$OUT/initrd.img" \
+    -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
+    -initrd "$IMG/vmlinuz console=hvc0 rdinit=/init quiet,$OUT/initrd.img" \
     >"$OUT/qemu.out" 2>&1 &
 qemu=$!
+
+# Milestones, stamped when they first show up on the serial line (host clock,
+# ms after QEMU started; resolution ~0.25 s).
+names=(xen_start dom0_kernel dom0_userspace dom0_ready first_guest_line result)
+patterns=('\(XEN\) Xen version' '\(XEN\) Freed [0-9]+kB init memory' 'HARNESS: .*event=dom0-userspace'
+    'HARNESS: .*event=dom0-ready' '^\(d[1-9][0-9]*\) ' 'HARNESS: .*result=')
+declare -A seen=()
 # Xen halts rather than exits when dom0 dies ('noreboot'), and may not power
-# the machine off: stop QEMU as soon as the run is over either way.
-finished=""
+# the machine off: stop QEMU soon after the run is over either way.
+finished="" reason=""
 while kill -0 "$qemu" 2>/dev/null; do
-    sleep 1
-    if [ -z "$finished" ] && grep -Eaq 'HARNESS: .*result=|Dom0 crashed|Kernel panic|Dom0 shutdown' "$OUT/serial.raw" 2>/dev/null; then
-        finished=$SECONDS
+    sleep 0.25
+    for i in "${!names[@]}"; do
+        n=${names[$i]}
+        if [ -z "${seen[$n]:-}" ] && grep -Eaq -- "${patterns[$i]}" "$OUT/serial.raw" 2>/dev/null; then
+            seen[$n]=$(($(now_ms) - start))
+        fi
+    done
+    if [ -z "$finished" ]; then
+        if [ -n "${seen[result]:-}" ]; then
+            finished=$SECONDS reason=result
+        elif grep -Eaq 'Dom0 crashed|Kernel panic|\(XEN\) Hardware Dom0 shutdown|Panic on CPU' "$OUT/serial.raw" 2>/dev/null; then
+            finished=$SECONDS reason=dom0-died
+        fi
     fi
     if [ -n "$finished" ] && [ $((SECONDS - finished)) -ge 5 ]; then
         kill "$qemu" 2>/dev/null
@@ -67,26 +106,40 @@ while kill -0 "$qemu" 2>/dev/null; do
     fi
 done
 wait "$qemu"
-rc=$?
-[ -n "$finished" ] && rc=0
+qemu_rc=$?
 set -e
-elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+elapsed=$(($(now_ms) - start))
 tr -d '\r' <"$OUT/serial.raw" >"$OUT/serial.log"
 rm -f "$OUT/serial.raw" "$OUT/initrd.img"
 
 grep '^HARNESS:' "$OUT/serial.log" >"$OUT/harness.log" || true
 # Split out the guest consoles printed between begin-file/end-file markers.
 awk -v out="$OUT" '
-    /^HARNESS: begin-file name=/ { sub(/^HARNESS: begin-file name=/, ""); f = out "/" $0; printf "" > f; next }
-    /^HARNESS: end-file/ { close(f); f = ""; next }
+    /^HARNESS: begin-file name=/ { sub(/^HARNESS: begin-file name=/, ""); gsub(/[^A-Za-z0-9._-]/, "_"); f = out "/" $0; printf "" > f; next }
+    /^HARNESS: end-file/ { if (f != "") close(f); f = ""; next }
     f != "" { print >> f }
 ' "$OUT/serial.log"
 
-echo "run-xen: qemu exit=$rc elapsed_ms=$elapsed out=$OUT"
+{
+    for n in "${names[@]}"; do echo "qemu_to_${n}_ms=${seen[$n]:-none}"; done
+    grep -o 'event=xl-create-done guest=[^ ]* xl_create_ms=[0-9]*' "$OUT/harness.log" | sed 's/event=xl-create-done //' || true
+    grep -o 'event=first-console-line guest=[^ ]* ms_after_create=[0-9]*' "$OUT/harness.log" | sed 's/event=first-console-line //' || true
+    echo "whole_run_ms=$elapsed"
+} >"$OUT/timings.txt"
+
+echo "run-xen: qemu exit=$qemu_rc elapsed_ms=$elapsed out=$OUT"
+echo "run-xen: timings $(grep '^qemu_to' "$OUT/timings.txt" | tr '\n' ' ')"
 grep -E 'event=|check=|result=' "$OUT/harness.log" | sed 's/^/run-xen: /' || true
-if [ "$rc" -eq 124 ]; then
-    echo "run-xen: timed out after ${TIMEOUT}s; last lines:"
-    tail -30 "$OUT/serial.log"
+if grep -q 'result=pass' "$OUT/harness.log"; then
+    exit 0
+elif grep -q 'result=' "$OUT/harness.log"; then
+    echo "run-xen: FAIL: $(grep 'result=' "$OUT/harness.log" | tail -1 | sed 's/^HARNESS: t_ms=[0-9]* //')"
     exit 1
 fi
-grep -q 'result=pass' "$OUT/harness.log"
+case "$qemu_rc:$reason" in
+    124:*) echo "run-xen: FAIL: no result within ${TIMEOUT}s (QEMU killed); last lines:" ;;
+    *:dom0-died) echo "run-xen: FAIL: dom0 or Xen died before a result; last lines:" ;;
+    *) echo "run-xen: FAIL: QEMU exited ($qemu_rc) without a result; last lines:" ;;
+esac
+tail -30 "$OUT/serial.log"
+exit 3

@@ -2,13 +2,18 @@
 # host starts with "HARNESS:"; run-xen.sh parses them.
 
 HARNESS_FAILS=0
+HARNESS_FIRST_FAIL=""
 CONSOLE_DIR=/var/log/xen/console
 
 uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 harness_log() { echo "HARNESS: t_ms=$(uptime_ms) $*"; }
 
 check_pass() { harness_log "check=pass name=\"$*\""; }
-check_fail() { harness_log "check=fail name=\"$*\""; HARNESS_FAILS=$((HARNESS_FAILS + 1)); }
+check_fail() {
+    harness_log "check=fail name=\"$*\""
+    HARNESS_FAILS=$((HARNESS_FAILS + 1))
+    [ -n "$HARNESS_FIRST_FAIL" ] || HARNESS_FIRST_FAIL=$*
+}
 harness_fail() { check_fail "$*"; }
 
 # check DESCRIPTION COMMAND...: one assertion, logged either way
@@ -36,11 +41,28 @@ ${5:-}
 CFG
 }
 
+# first_console_line NAME T0_MS: (in the background) logs when the guest's
+# console log first grows, in ms after T0_MS; gives up after 60 s
+first_console_line() {
+    local f size0 deadline
+    f=$(guest_log "$1")
+    size0=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    deadline=$(($2 + 60000))
+    while [ "$(uptime_ms)" -lt "$deadline" ]; do
+        if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt "$size0" ]; then
+            harness_log "event=first-console-line guest=$1 ms_after_xl_create_start=$(($(uptime_ms) - $2))"
+            return 0
+        fi
+        sleep 0.1
+    done
+}
+
 # xl_create NAME: create from /tmp/NAME.cfg, logs how long xl took
 xl_create() {
     local t0 t1
     t0=$(uptime_ms)
     harness_log "event=xl-create-start guest=$1"
+    first_console_line "$1" "$t0" &
     if ! xl create "/tmp/$1.cfg" >"/tmp/$1.xl.log" 2>&1; then
         cat "/tmp/$1.xl.log"
         check_fail "xl create $1"
@@ -77,11 +99,28 @@ wait_gone() {
         xl domid "$1" >/dev/null 2>&1 || { harness_log "event=domain-gone guest=$1"; return 0; }
         sleep 0.2
     done
+    harness_log "event=domain-still-there guest=$1 state=$(domain_state "$1")"
     return 1
+}
+
+# dump_console NAME: print a guest's console so far, each line tagged [NAME]
+# (the full logs are printed and split out at the end anyway)
+dump_console() { sed "s/^/[$1] /" "$(guest_log "$1")" 2>/dev/null || echo "[$1] (no console log)"; }
+
+# harness_watchdog SECONDS: (in the background) if the scenario has not
+# finished by SECONDS of dom0 uptime, fail the run, still printing the consoles
+harness_watchdog() {
+    while [ "$(uptime_ms)" -lt $(($1 * 1000)) ]; do sleep 1; done
+    harness_log "check=fail name=\"scenario finished within ${1}s of dom0 uptime\""
+    HARNESS_FAILS=1 HARNESS_FIRST_FAIL="deadline: scenario still running after ${1}s"
+    xl list
+    harness_finish
 }
 
 # Print every guest console and the result, then power off.
 harness_finish() {
+    # one finisher only: the scenario and the watchdog may race
+    mkdir /run/harness-finish 2>/dev/null || { sleep 600; return; }
     for f in "$CONSOLE_DIR"/guest-*.log; do
         [ -e "$f" ] || continue
         echo "HARNESS: begin-file name=$(basename "$f")"
@@ -91,7 +130,7 @@ harness_finish() {
     if [ "$HARNESS_FAILS" -eq 0 ]; then
         harness_log "result=pass"
     else
-        harness_log "result=fail failures=$HARNESS_FAILS"
+        harness_log "result=fail failures=$HARNESS_FAILS reason=\"first: $HARNESS_FIRST_FAIL\""
     fi
     sync
     busybox poweroff -f
