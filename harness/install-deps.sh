@@ -7,6 +7,7 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gzip >/dev/null || need+=(gzip)
+command -v ssh-keygen >/dev/null || need+=(openssh-client) # cloudinit tests compare fingerprints with ssh-keygen
 qemu_ok=0
 if command -v qemu-system-x86_64 >/dev/null &&
     qemu-system-x86_64 --version | grep -Eq 'version (9|[1-9][0-9])\.'; then
