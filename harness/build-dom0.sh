@@ -17,6 +17,9 @@
 # built in a temporary directory and renamed into place, so a run never sees a
 # half-written one.
 set -euo pipefail
+# The whole script is one compound command, so bash has read all of it before
+# it runs: editing this file cannot derail a run in progress.
+{
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
@@ -151,3 +154,5 @@ done
 rm -rf "$CACHE"/ready-* "$CACHE"/dom0.cpio.gz "$CACHE"/xen.elf "$CACHE"/vmlinuz "$CACHE"/rootfs
 say "image ready in $((SECONDS - t0)) s: rootfs $((rootfs_kib / 1024)) MiB, initramfs $(du -h "$IMG/dom0.cpio.gz" | cut -f1), $IMG"
 echo "$IMG"
+exit
+}

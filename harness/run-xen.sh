@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boot Xen 4.17 + the Debian dom0 inside QEMU (TCG) and run one scenario.
 #
-#   run-xen.sh --guest ELF --scenario SCRIPT [--out DIR] [--timeout S]
+#   run-xen.sh --scenario SCRIPT [--guest ELF] [--out DIR] [--timeout S]
 #              [--extra FILE]... [--env NAME=VALUE]...
+#              [--xen-append ARGS] [--dom0-append ARGS]
 #
 # The guest lands at /payload/guest.elf in dom0, the scenario at
 # /payload/scenario.sh (sourced by dom0's init after harness/dom0/lib.sh and
@@ -12,14 +13,22 @@
 # Exit status: 0 the scenario reported result=pass, 1 it reported a failure,
 # 2 bad usage, 3 no result (timeout, dom0 or Xen died). See harness/README.md.
 set -euo pipefail
+# The whole script is one compound command, so bash has read all of it before
+# it runs: editing this file cannot derail a run in progress.
+{
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
-GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300
+GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300 XEN_APPEND="" DOM0_APPEND=""
 EXTRAS=() ENVS=()
 usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
-    [ $# -ge 2 ] || case "$1" in -h | --help) usage ;; *) echo "run-xen: $1 needs a value" >&2; exit 2 ;; esac
+    case "$1" in
+        -h | --help) usage ;;
+        --guest | --scenario | --out | --timeout | --extra | --env | --xen-append | --dom0-append)
+            [ $# -ge 2 ] || { echo "run-xen: $1 needs a value" >&2; exit 2; } ;;
+        *) echo "run-xen: unknown argument $1" >&2; usage ;;
+    esac
     case "$1" in
         --guest) GUEST=$2 ;;
         --scenario) SCENARIO=$2 ;;
@@ -27,11 +36,14 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2 ;;
         --extra) EXTRAS+=("$2") ;;
         --env) ENVS+=("$2") ;;
-        *) echo "run-xen: unknown argument $1" >&2; usage ;;
+        --xen-append) XEN_APPEND="$XEN_APPEND $2" ;;
+        --dom0-append) DOM0_APPEND="$DOM0_APPEND $2" ;;
     esac
     shift 2
 done
-[ -f "$GUEST" ] && [ -f "$SCENARIO" ] || { echo "run-xen: need --guest ELF and --scenario SCRIPT (files)" >&2; exit 2; }
+[ -f "$SCENARIO" ] || { echo "run-xen: need --scenario SCRIPT (a file)" >&2; exit 2; }
+[ -z "$GUEST" ] || [ -f "$GUEST" ] || { echo "run-xen: --guest $GUEST: no such file" >&2; exit 2; }
+case "$DOM0_APPEND" in *,*) echo "run-xen: --dom0-append cannot hold a comma (QEMU's module separator)" >&2; exit 2 ;; esac
 case "$TIMEOUT" in '' | *[!0-9]*) echo "run-xen: --timeout takes whole seconds" >&2; exit 2 ;; esac
 for e in "${ENVS[@]}"; do
     [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "run-xen: --env wants NAME=VALUE, got '$e'" >&2; exit 2; }
@@ -43,14 +55,15 @@ IMG=$(bash "$HARNESS/build-dom0.sh")
 rm -rf "$OUT"
 mkdir -p "$OUT/payload/payload"
 P=$OUT/payload/payload
-cp "$GUEST" "$P/guest.elf"
+[ -z "$GUEST" ] || cp "$GUEST" "$P/guest.elf"
 cp "$SCENARIO" "$P/scenario.sh"
 cp "$HARNESS"/dom0/lib.sh "$HARNESS"/dom0/*.py "$P/"
 cp "$HARNESS/dom0/init" "$OUT/payload/init"
 for e in "${EXTRAS[@]}"; do cp -r "$e" "$P/"; done
 # dom0 gives up on the scenario a little before the host does, so that the
-# guest consoles still get printed and the result says why.
-deadline=$((TIMEOUT > 120 ? TIMEOUT - 45 : TIMEOUT * 2 / 3))
+# guest consoles still get printed and the result says why (dom0's uptime
+# lags the host's clock by Xen's boot, ~20 s under load).
+deadline=$((TIMEOUT > 180 ? TIMEOUT - 60 : TIMEOUT / 2))
 {
     echo "HARNESS_DEADLINE_S=$deadline"
     # single-quoted for dom0's dash: ' becomes '\''
@@ -65,21 +78,22 @@ deadline=$((TIMEOUT > 120 ? TIMEOUT - 45 : TIMEOUT * 2 / 3))
 gz_size=$(stat -c %s "$IMG/dom0.cpio.gz")
 { cat "$IMG/dom0.cpio.gz"; head -c $(((512 - gz_size % 512) % 512)) /dev/zero; cat "$OUT/payload.cpio"; } >"$OUT/initrd.img"
 
-XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=1 noreboot"
+XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=1 noreboot$XEN_APPEND"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
     -nographic -no-reboot -monitor none -display none -serial "file:$OUT/serial.raw" \
     -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
-    -initrd "$IMG/vmlinuz console=hvc0 rdinit=/init quiet,$OUT/initrd.img" \
+    -initrd "$IMG/vmlinuz console=hvc0 rdinit=/init ${DOM0_APPEND:-quiet},$OUT/initrd.img" \
     >"$OUT/qemu.out" 2>&1 &
 qemu=$!
 
 # Milestones, stamped when they first show up on the serial line (host clock,
 # ms after QEMU started; resolution ~0.25 s).
 names=(xen_start dom0_kernel dom0_userspace dom0_ready first_guest_line result)
-patterns=('\(XEN\) Xen version' '\(XEN\) Freed [0-9]+kB init memory' 'HARNESS: .*event=dom0-userspace'
+ts='(\[[^]]*\] )?' # console_timestamps= (--xen-append) puts one after (XEN)
+patterns=("\\(XEN\\) ${ts}Xen version" "\\(XEN\\) ${ts}Freed [0-9]+kB init memory" 'HARNESS: .*event=dom0-userspace'
     'HARNESS: .*event=dom0-ready' '^\(d[1-9][0-9]*\) ' 'HARNESS: .*result=')
 declare -A seen=()
 # Xen halts rather than exits when dom0 dies ('noreboot'), and may not power
@@ -143,3 +157,5 @@ case "$qemu_rc:$reason" in
 esac
 tail -30 "$OUT/serial.log"
 exit 3
+exit
+}
