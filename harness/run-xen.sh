@@ -51,7 +51,9 @@ done
 OUT=$(realpath -m "$OUT")
 case "$OUT" in / | "$REPO" | "$HOME" | "$HARNESS") echo "run-xen: refusing --out $OUT (it is emptied first)" >&2; exit 2 ;; esac
 
-IMG=$(bash "$HARNESS/build-dom0.sh")
+# XEN_HARNESS_IMG: use this image directory as it is (experiments)
+IMG=${XEN_HARNESS_IMG:-$(bash "$HARNESS/build-dom0.sh")}
+DOM0_KERNEL=$IMG/vmlinuz DOM0_INITRD=$IMG/dom0.cpio.gz
 rm -rf "$OUT"
 mkdir -p "$OUT/payload/payload"
 P=$OUT/payload/payload
@@ -75,8 +77,8 @@ deadline=$((TIMEOUT > 180 ? TIMEOUT - 60 : TIMEOUT / 2))
 (cd "$OUT/payload" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$OUT/payload.cpio"
 # After a compressed archive Linux only looks for the next cpio header at a
 # 4-byte aligned offset, skipping zero bytes: pad the image to 512 bytes.
-gz_size=$(stat -c %s "$IMG/dom0.cpio.gz")
-{ cat "$IMG/dom0.cpio.gz"; head -c $(((512 - gz_size % 512) % 512)) /dev/zero; cat "$OUT/payload.cpio"; } >"$OUT/initrd.img"
+gz_size=$(stat -c %s "$DOM0_INITRD")
+{ cat "$DOM0_INITRD"; head -c $(((512 - gz_size % 512) % 512)) /dev/zero; cat "$OUT/payload.cpio"; } >"$OUT/initrd.img"
 
 XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=1 noreboot$XEN_APPEND"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -85,7 +87,7 @@ set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
     -nographic -no-reboot -monitor none -display none -serial "file:$OUT/serial.raw" \
     -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
-    -initrd "$IMG/vmlinuz console=hvc0 rdinit=/init ${DOM0_APPEND:-quiet},$OUT/initrd.img" \
+    -initrd "$DOM0_KERNEL console=hvc0 rdinit=/init ${DOM0_APPEND:-quiet},$OUT/initrd.img" \
     >"$OUT/qemu.out" 2>&1 &
 qemu=$!
 
