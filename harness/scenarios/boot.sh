@@ -29,7 +29,8 @@ if xl_create app; then
     check "device listed from xenstore" wait_console app "^xenstore: device vif/0 backend=/local/domain/0/backend/vif/$domid/0 backend-id=0 mac=00:16:3e:00:00:02\$" 10
     v=$(xenstore-read "/local/domain/$domid/data/appliance/version" 2>&1)
     harness_log "event=xenstore-read key=data/appliance/version value=\"$v\""
-    check "dom0 reads data/appliance/version ($v)" [ -n "$v" ] && grep -q "^appliance: boot version=$v " "$(guest_log app)"
+    check "dom0 reads data/appliance/version ($v), the version the boot line gave" \
+        grep -q "^appliance: boot version=${v:-(none)} " "$(guest_log app)"
     check "guest advertises feature-poweroff" [ "$(xenstore-read /local/domain/$domid/control/feature-poweroff)" = 1 ]
     xl shutdown app
     check "xl shutdown: guest says why" wait_console app '^appliance: shutdown reason=poweroff why="xl shutdown' 20
