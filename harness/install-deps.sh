@@ -8,6 +8,7 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gzip >/dev/null || need+=(gzip)
+command -v ssh-keygen >/dev/null || need+=(openssh-client) # cloudinit tests compare fingerprints with ssh-keygen
 command -v flock >/dev/null || need+=(util-linux)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 qemu_ok=0
