@@ -11,7 +11,8 @@
 # (everything: Xen, dom0, scenario), DIR/guest-NAME.log (each guest console, via
 # xenconsoled), DIR/harness.log (the HARNESS: lines), DIR/timings.txt.
 # Exit status: 0 the scenario reported result=pass, 1 it reported a failure,
-# 2 bad usage, 3 no result (timeout, dom0 or Xen died). See harness/README.md.
+# 2 bad usage, 3 no result (image build failed, timeout, dom0 or Xen died).
+# See harness/README.md.
 set -euo pipefail
 # The whole script is one compound command, so bash has read all of it before
 # it runs: editing this file cannot derail a run in progress.
@@ -21,7 +22,7 @@ HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
 GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300 XEN_APPEND="" DOM0_APPEND=""
 EXTRAS=() ENVS=()
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage ;;
@@ -52,7 +53,8 @@ OUT=$(realpath -m "$OUT")
 case "$OUT" in / | "$REPO" | "$HOME" | "$HARNESS") echo "run-xen: refusing --out $OUT (it is emptied first)" >&2; exit 2 ;; esac
 
 # XEN_HARNESS_IMG: use this image directory as it is (experiments)
-IMG=${XEN_HARNESS_IMG:-$(bash "$HARNESS/build-dom0.sh")}
+IMG=${XEN_HARNESS_IMG:-$(bash "$HARNESS/build-dom0.sh")} || { echo "run-xen: FAIL: building the image failed" >&2; exit 3; }
+[ -s "$IMG/xen.elf" ] && [ -s "$IMG/vmlinuz" ] && [ -s "$IMG/dom0.cpio.gz" ] || { echo "run-xen: FAIL: incomplete image in $IMG" >&2; exit 3; }
 DOM0_KERNEL=$IMG/vmlinuz DOM0_INITRD=$IMG/dom0.cpio.gz
 rm -rf "$OUT"
 mkdir -p "$OUT/payload/payload"
