@@ -67,7 +67,7 @@ for e in "${EXTRAS[@]}"; do cp -r "$e" "$P/"; done
 # dom0 gives up on the scenario a little before the host does, so that the
 # guest consoles still get printed and the result says why (dom0's uptime
 # lags the host's clock by Xen's boot, ~20 s under load).
-deadline=$((TIMEOUT > 180 ? TIMEOUT - 60 : TIMEOUT / 2))
+deadline=$((TIMEOUT > 120 ? TIMEOUT - 35 : TIMEOUT / 2))
 {
     echo "HARNESS_DEADLINE_S=$deadline"
     # single-quoted for dom0's dash: ' becomes '\''
