@@ -155,6 +155,22 @@ impl SimGrantTable {
         }
     }
 
+    /// The page a GNTTABOP_copy of `len` bytes at `offset` may touch: the
+    /// range must stay within the page, then the grant must allow it.
+    fn copy_target(
+        &self,
+        peer: DomId,
+        r: GrantRef,
+        write: bool,
+        offset: usize,
+        len: usize,
+    ) -> Result<SimPage, i16> {
+        if offset.checked_add(len).is_none_or(|end| end > PAGE_SIZE) {
+            return Err(gt::GNTST_BAD_COPY_ARG);
+        }
+        self.check(peer, r, write)
+    }
+
     /// GNTTABOP_copy from the granted page into `buf`.
     pub fn copy_from(
         &self,
@@ -163,25 +179,15 @@ impl SimGrantTable {
         offset: usize,
         buf: &mut [u8],
     ) -> Result<(), i16> {
-        if offset
-            .checked_add(buf.len())
-            .is_none_or(|end| end > PAGE_SIZE)
-        {
-            return Err(gt::GNTST_BAD_COPY_ARG);
-        }
-        self.check(peer, r, false)?.read(offset, buf);
+        self.copy_target(peer, r, false, offset, buf.len())?
+            .read(offset, buf);
         Ok(())
     }
 
     /// GNTTABOP_copy from `data` into the granted page (needs a writable grant).
     pub fn copy_to(&self, peer: DomId, r: GrantRef, offset: usize, data: &[u8]) -> Result<(), i16> {
-        if offset
-            .checked_add(data.len())
-            .is_none_or(|end| end > PAGE_SIZE)
-        {
-            return Err(gt::GNTST_BAD_COPY_ARG);
-        }
-        self.check(peer, r, true)?.write(offset, data);
+        self.copy_target(peer, r, true, offset, data.len())?
+            .write(offset, data);
         Ok(())
     }
 }
