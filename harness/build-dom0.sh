@@ -26,7 +26,7 @@ REPO=$(cd "$HARNESS/.." && pwd)
 CACHE=${XEN_HARNESS_CACHE:-$REPO/.cache/xen-harness}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=xen-utils-4.17,xen-hypervisor-4.17-amd64,linux-image-amd64,iproute2,dnsmasq-base,python3,kmod,busybox,procps,openssh-client
+PACKAGES=xen-utils-4.17,xen-hypervisor-4.17-amd64,linux-image-amd64,iproute2,dnsmasq-base,python3,kmod,busybox,procps,openssh-client,qemu-system-xen
 # Kernel modules dom0 loads (with their dependencies); all others are dropped.
 MODULES="xen-netback bridge xen-gntalloc xen-evtchn xen-gntdev xenfs xen-privcmd"
 
@@ -68,7 +68,7 @@ trim_rootfs() {
         "$r"/usr/share/locale "$r"/usr/share/i18n "$r"/var/cache/apt "$r"/var/lib/apt/lists \
         "$r"/var/cache/debconf/*-old "$r"/usr/lib/firmware "$r"/lib/firmware \
         "$r"/usr/share/zoneinfo "$r"/var/log/* "$r"/usr/lib/x86_64-linux-gnu/gconv \
-        "$r"/usr/share/initramfs-tools "$r"/usr/lib/xen-4.17/boot
+        "$r"/usr/share/initramfs-tools
     find "$r" -name '__pycache__' -prune -exec rm -rf {} +
 }
 
@@ -144,13 +144,12 @@ rm -rf "$ROOTFS"
     echo "$versions"
 } >"$TMP/manifest.txt"
 
-# Publish, then drop older images and the pre-keyed-directory layout.
+# Publish, then drop all but the three newest images (worktrees on different
+# recipes share one cache) and the pre-keyed-directory layout.
 rm -rf "$IMG"
 mv "$TMP" "$IMG"
 trap - EXIT
-for old in "$CACHE"/img-*; do
-    [ "$old" = "$IMG" ] || rm -rf "$old"
-done
+ls -dt "$CACHE"/img-* | tail -n +4 | xargs -r rm -rf
 rm -rf "$CACHE"/ready-* "$CACHE"/dom0.cpio.gz "$CACHE"/xen.elf "$CACHE"/vmlinuz "$CACHE"/rootfs
 say "image ready in $((SECONDS - t0)) s: rootfs $((rootfs_kib / 1024)) MiB, initramfs $(du -h "$IMG/dom0.cpio.gz" | cut -f1), $IMG"
 echo "$IMG"
