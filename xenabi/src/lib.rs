@@ -14,6 +14,7 @@ pub mod hal;
 pub mod hvm;
 pub mod hypercall;
 pub mod memory;
+pub mod multiboot2;
 pub mod netif;
 pub mod platform;
 pub mod ring;
