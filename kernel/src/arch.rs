@@ -17,6 +17,29 @@ pub fn outw(port: u16, val: u16) {
     }
 }
 
+pub fn outl(port: u16, val: u32) {
+    // SAFETY: as outb.
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") val, options(nomem, nostack, preserves_flags))
+    }
+}
+
+pub fn inw(port: u16) -> u16 {
+    let v: u16;
+    // SAFETY: reading an I/O port has no memory effects.
+    unsafe {
+        asm!("in ax, dx", out("ax") v, in("dx") port, options(nomem, nostack, preserves_flags))
+    }
+    v
+}
+
+/// Mask every line of both 8259 PICs (ports 0x21 and 0xa1: the interrupt
+/// mask registers), so nothing the firmware left enabled reaches the CPU.
+pub fn mask_legacy_pic() {
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+}
+
 pub fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: reading an I/O port has no memory effects.

@@ -1,6 +1,9 @@
-//! The 32-bit entry stub: from the PVH entry state (flat 32-bit protected mode,
-//! paging off, %ebx = physical address of hvm_start_info) to long mode with an
-//! identity map of the first 4 GiB, then into Rust (`kmain_pvh`).
+//! The 32-bit entry stubs: from the PVH entry state (flat 32-bit protected
+//! mode, paging off, %ebx = physical address of hvm_start_info) or the
+//! multiboot2 one (the same, with %eax = the multiboot2 magic and %ebx = the
+//! boot information; how GRUB enters us in an HVM domain booted from a disk)
+//! to long mode with an identity map of the first 4 GiB, then into Rust
+//! (`kmain_entry(info, kind)`, kind 0 = PVH, 1 = multiboot2).
 //!
 //! The stub zeroes .bss first, because the boot page tables and stack live there.
 //! Memory above 4 GiB is mapped later by `paging::map_ram` from the memory map.
@@ -21,6 +24,24 @@ global_asm!(
     .balign 4
     .long pvh_start32
     .balign 4
+
+    /* multiboot2 header: 8-aligned within the file's first 32 KiB (the
+       linker script puts it first in .text); the entry tag names the stub. */
+    .section .multiboot2, "a"
+    .balign 8
+mb2_header:
+    .long 0xe85250d6                       /* magic */
+    .long 0                                /* architecture: i386 (32-bit protected mode) */
+    .long mb2_header_end - mb2_header
+    .long 0x100000000 - (0xe85250d6 + (mb2_header_end - mb2_header))
+    .balign 8
+    .short 3, 0                            /* entry address tag */
+    .long 12
+    .long mb2_start32
+    .balign 8
+    .short 0, 0                            /* end tag */
+    .long 8
+mb2_header_end:
 
     .section .bss.boot, "aw", @nobits
     .balign 4096
@@ -51,7 +72,23 @@ boot_gdt_ptr:
 pvh_start32:
     cli
     cld
-    mov %ebx, %esi                 /* keep hvm_start_info across the stub */
+    mov %ebx, %esi                 /* keep the boot info address across the stub */
+    xor %ebp, %ebp                 /* and the entry kind: 0 = PVH */
+    jmp start32
+
+    .global mb2_start32
+mb2_start32:
+    cli
+    cld
+    cmp $0x36d76289, %eax          /* not a multiboot2 loader: nothing to stand on */
+    jne 4f
+    mov %ebx, %esi
+    mov $1, %ebp                   /* 1 = multiboot2 */
+    jmp start32
+4:  hlt
+    jmp 4b
+
+start32:
 
     /* zero .bss (page tables and stack live there) */
     mov $__bss_start, %edi
@@ -108,9 +145,10 @@ long_mode_entry:
     mov %ax, %fs
     mov %ax, %gs
     lea boot_stack_top(%rip), %rsp
+    mov %esi, %edi                 /* zero-extended boot info address */
+    mov %ebp, %esi                 /* entry kind */
     xor %ebp, %ebp
-    mov %esi, %edi                 /* zero-extended start_info address */
-    call kmain_pvh
+    call kmain_entry
 3:  ud2
     jmp 3b
 "#,

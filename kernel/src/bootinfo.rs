@@ -1,8 +1,10 @@
 //! What the loader tells us: command line, memory map, reserved ranges.
-//! Read once from `hvm_start_info` (PVH) into plain values, with every length
-//! bounded, before anything else may reuse the memory it lives in.
+//! Read once from `hvm_start_info` (PVH) or the multiboot2 information (HVM
+//! boot through GRUB) into plain values, with every length bounded, before
+//! anything else may reuse the memory it lives in.
 
 use xenabi::hal::SharedMem;
+use xenabi::multiboot2 as mb2;
 use xenabi::start_info as si;
 
 use crate::mem::PhysRegion;
@@ -110,6 +112,15 @@ impl BootInfo {
         }
     }
 
+    fn set_cmdline(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(MAX_CMDLINE - 1);
+        for (d, &b) in self.cmdline.iter_mut().zip(&bytes[..n]) {
+            // keep printable ASCII only: it is printed and parsed
+            *d = if (0x20..0x7f).contains(&b) { b } else { b' ' };
+        }
+        self.cmdline_len = n;
+    }
+
     fn set_cmdline_from(&mut self, paddr: u64) {
         if paddr == 0 {
             return;
@@ -129,6 +140,56 @@ impl BootInfo {
         }
         self.cmdline_len = n;
         self.reserve(paddr, n as u64 + 1);
+    }
+
+    /// Parse the multiboot2 information at `paddr` (%ebx at the multiboot2
+    /// entry). RAM below 1 MiB (BIOS data, the loader's leftovers) is not used.
+    pub fn from_multiboot2(paddr: u64) -> Result<BootInfo, &'static str> {
+        const MAX_MBI: usize = 16 * 1024;
+        let mut info = BootInfo::empty();
+        if paddr == 0 {
+            return Err("no multiboot2 information");
+        }
+        // SAFETY: the loader passes the address of its information table in
+        // identity-mapped low memory; we read its size, then copy it out.
+        let head = unsafe { PhysRegion::new(paddr, 8) };
+        let total = head.read_u32(0) as usize;
+        if !(16..=MAX_MBI).contains(&total) {
+            return Err("multiboot2 information has a bad size");
+        }
+        let mut copy = [0u8; MAX_MBI];
+        // SAFETY: as above; `total` was bounded just now.
+        let mbi = unsafe { PhysRegion::new(paddr, total) };
+        mbi.read(0, &mut copy[..total]);
+        info.reserve(paddr, total as u64);
+        let parsed = mb2::parse(&copy[..total]).map_err(|e| match e {
+            mb2::Error::NoMemoryMap => "multiboot2 information has no memory map",
+            _ => "malformed multiboot2 information",
+        })?;
+        // Some loaders put the kernel's path first (GRUB's multiboot2 does
+        // not): a first word that looks like a path is not an option.
+        let line = parsed.cmdline;
+        let args = if line.starts_with(b"/") || line.starts_with(b"(") {
+            match line.iter().position(|&b| b == b' ') {
+                Some(i) => &line[i + 1..],
+                None => &[][..],
+            }
+        } else {
+            line
+        };
+        info.set_cmdline(args);
+        const LOW: u64 = 0x10_0000;
+        for e in parsed.memory_map() {
+            let end = e.base.saturating_add(e.length);
+            if e.kind == mb2::MEMORY_AVAILABLE && end > LOW {
+                let start = e.base.max(LOW);
+                info.push_map(start, end - start, si::HVM_MEMMAP_TYPE_RAM);
+            }
+        }
+        if info.map_len == 0 {
+            return Err("multiboot2 memory map has no RAM above 1 MiB");
+        }
+        Ok(info)
     }
 
     /// Parse `hvm_start_info` at `paddr` (PVH entry, %ebx).

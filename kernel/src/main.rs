@@ -27,30 +27,62 @@ use power::Reason;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Entered from the 32-bit PVH stub in long mode, on the boot stack.
+/// How we were entered (boot.rs passes the kind).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Xen's (or QEMU's) PVH loader: hvm_start_info.
+    Pvh,
+    /// A multiboot2 loader (GRUB from the disk image): an HVM domain with
+    /// firmware, emulated devices and a serial port, or bare metal.
+    Multiboot2,
+}
+
+impl Entry {
+    fn name(self) -> &'static str {
+        match self {
+            Entry::Pvh => "pvh",
+            Entry::Multiboot2 => "multiboot2",
+        }
+    }
+}
+
+/// Entered from the 32-bit stubs in long mode, on the boot stack.
 #[no_mangle]
-extern "C" fn kmain_pvh(start_info: u64) -> ! {
+extern "C" fn kmain_entry(boot_info: u64, kind: u64) -> ! {
     trap::init();
+    let entry = if kind == 1 { Entry::Multiboot2 } else { Entry::Pvh };
+    if entry == Entry::Multiboot2 {
+        // The firmware may have left the PIT ticking into the 8259s, whose
+        // vectors (0x08..) are our exception gates: mask them all.
+        arch::mask_legacy_pic();
+    }
     let hv = xen::detect();
     if hv.is_some() {
         console::enable_e9();
-    } else {
+    }
+    if hv.is_none() || entry == Entry::Multiboot2 {
+        // A firmware-booted domain has a UART: EC2's console output is COM1.
         console::enable_com1();
     }
-    let info = match BootInfo::from_pvh(start_info) {
+    let parsed = match entry {
+        Entry::Pvh => BootInfo::from_pvh(boot_info),
+        Entry::Multiboot2 => BootInfo::from_multiboot2(boot_info),
+    };
+    let info = match parsed {
         Ok(i) => i,
         Err(e) => {
             println!("appliance: error reason=\"{}\"", e);
             power::crash(e)
         }
     };
-    kmain(info, hv)
+    kmain(info, hv, entry)
 }
 
-fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
+fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     println!(
-        "appliance: boot version={} entry=pvh cmdline=\"{}\"",
+        "appliance: boot version={} entry={} cmdline=\"{}\"",
         VERSION,
+        entry.name(),
         info.cmdline()
     );
     if let Err(e) = mem::init(&info) {
@@ -84,6 +116,10 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>) -> ! {
     arch::interrupts_enable();
     let boot_ns = xen::time::now_ns();
     xen::describe(&xinfo);
+    if entry == Entry::Multiboot2 {
+        // HVM: the device model's emulated NICs step aside for netfront.
+        xen::platform::unplug_emulated_nics();
+    }
     let m = mem::stats();
     println!(
         "mem: total_kib={} free_kib={} heap_kib={} heap_free_kib={}",

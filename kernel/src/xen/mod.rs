@@ -4,6 +4,7 @@
 pub mod events;
 pub mod gnttab;
 pub mod hypercall;
+pub mod platform;
 pub mod time;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
