@@ -10,6 +10,10 @@ command -v cpio >/dev/null || need+=(cpio)
 command -v gzip >/dev/null || need+=(gzip)
 command -v ssh-keygen >/dev/null || need+=(openssh-client) # cloudinit tests compare fingerprints with ssh-keygen
 command -v flock >/dev/null || need+=(util-linux)
+command -v python3 >/dev/null || need+=(python3)
+command -v grub-mkimage >/dev/null || need+=(grub-common)      # the disk image (image/mkimage.sh)
+[ -f /usr/lib/grub/i386-pc/boot.img ] || need+=(grub-pc-bin)
+command -v mformat >/dev/null || need+=(mtools)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 qemu_ok=0
 if command -v qemu-system-x86_64 >/dev/null &&
