@@ -6,6 +6,8 @@
 #   ./run.sh qemu [args]       boot under plain QEMU (no Xen: it says so and powers off)
 #   ./run.sh xen [scenario]    real-Xen harness run (default scenario: boot)
 #   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg
+#   ./run.sh image             build/appliance.img: the bootable disk image (CMDLINE=... sets the command line)
+#   ./run.sh ami [--run]       the EC2 import-snapshot / register-image steps for that image (--run: do them)
 #   ./run.sh bench             micro-benchmarks (busdma load/unload), numbers under target/criterion
 #   ./run.sh fuzz [SECONDS]    every cargo-fuzz target for SECONDS each (default 60)
 #   ./run.sh deps              install what the build and the harness need
@@ -14,6 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$ROOT/build
 ELF=$BUILD/appliance.elf
+IMG=$BUILD/appliance.img
 TARGET=x86_64-unknown-none
 
 log() { printf '%s\n' "run.sh: $*" >&2; }
@@ -50,8 +53,27 @@ xen() {
     build
     local scenario=${1:-boot}
     shift || true
-    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" \
+    local extra=()
+    if [ "$scenario" = hvm ]; then
+        image >/dev/null
+        extra=(--extra "$IMG")
+    fi
+    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" "${extra[@]}" \
         --scenario "$ROOT/harness/scenarios/$scenario.sh" --out "$BUILD/xen-$scenario" "$@"
+}
+
+# The EC2-style machine image: a raw disk (MBR, GRUB, FAT partition with the
+# kernel and grub.cfg). CMDLINE= sets the kernel command line in it.
+image() {
+    build
+    command -v grub-mkimage >/dev/null && command -v mformat >/dev/null || deps
+    bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" "${CMDLINE:-}"
+}
+
+# The AMI steps for that image: printed, or done with --run (aws CLI).
+ami() {
+    image >&2
+    bash "$ROOT/image/ami.sh" "$IMG" "$@"
 }
 
 # The README's first command: the whole product on real Xen. dom0 generates a
@@ -125,8 +147,10 @@ case "$cmd" in
     xl) xl_run "$@" ;;
     deps) deps ;;
     bench) bench ;;
+    image) image ;;
+    ami) ami "$@" ;;
     fuzz) fuzz "$@" ;;
     test) test_all ;;
     demo) demo ;;
-    *) sed -n '2,11p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

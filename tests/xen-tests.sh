@@ -9,12 +9,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SUITE=xen
 . "$ROOT/tests/lib.sh"
 
-# run_scenario NAME: boots the harness with harness/scenarios/NAME.sh
+# run_scenario NAME [RUN-XEN ARGS]: boots the harness with harness/scenarios/NAME.sh
 run_scenario() {
     local name=$1 out=$ROOT/build/xen-$1
+    shift
     echo "xen: scenario $name (Xen + dom0 boot under TCG: about a minute or two)"
     if bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/$name.sh" \
-        --out "$out" >"$ROOT/build/xen-$name.stdout" 2>&1; then
+        --out "$out" "$@" >"$ROOT/build/xen-$name.stdout" 2>&1; then
         pass "harness scenario $name reported result=pass"
     else
         fail "harness scenario $name (see $out/serial.log)"
@@ -67,4 +68,23 @@ for mode in v2 v1; do
         fail "no guest console log for the $mode run"
     fi
 done
+
+# The EC2 path: the disk image as an HVM guest (hvmloader, SeaBIOS, GRUB).
+IMG=$ROOT/build/appliance.img
+if bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" >"$ROOT/build/xen-hvm-mkimage.log" 2>&1; then
+    run_scenario hvm --extra "$IMG" --timeout 600
+    H=$ROOT/build/xen-hvm/guest-hvm.log
+    if [ -s "$H" ]; then
+        grep -E '^(appliance|platform|netfront|dhcp|ssh-key|cloudinit):' "$H" | sed 's/^/  | /'
+        grep -E 'event=(xl-create-done|first-console-line|done)' "$ROOT/build/xen-hvm/harness.log" | sed 's/^/  /'
+        expect_line "$H" '^appliance: boot version=[^ ]+ entry=multiboot2 cmdline=""$' "[hvm] booted through GRUB's multiboot2"
+        expect_line "$H" '^platform: unplug nics=1 disks=0 protocol=[0-9]+$' "[hvm] emulated NICs unplugged"
+        expect_line "$H" '^cloudinit: done elapsed_ms=[0-9]+$' "[hvm] cloud-init finished"
+        expect_no_line "$H" '^(trap|panic|netfront: error|cloudinit: error|platform: error)' "[hvm] no trap, panic or error"
+    else
+        fail "no guest console log for the HVM run"
+    fi
+else
+    fail "image/mkimage.sh failed (build/xen-hvm-mkimage.log)"
+fi
 summary
