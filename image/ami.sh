@@ -7,7 +7,7 @@
 #
 # Environment: AMI_BUCKET (an S3 bucket the vmimport role can read; required
 # for --run), AMI_NAME (default appliance-<version>-<image sha>), AWS_REGION
-# or the CLI's default region. Prerequisites (README, "Machine image"): the
+# or the CLI's default region, AWS (the CLI to run, default aws). Prerequisites (README, "Machine image"): the
 # `vmimport` service role, and for the caller s3:PutObject on the bucket,
 # ec2:ImportSnapshot, ec2:DescribeImportSnapshotTasks, ec2:RegisterImage.
 set -euo pipefail
@@ -48,8 +48,10 @@ if [ $RUN -eq 0 ]; then
     exit 0
 fi
 
-command -v aws >/dev/null || { echo "ami: the aws CLI is not installed" >&2; exit 1; }
+AWS=${AWS:-aws}
+command -v "$AWS" >/dev/null || { echo "ami: the aws CLI ($AWS) is not installed" >&2; exit 1; }
 [ -n "${AMI_BUCKET:-}" ] || { echo "ami: set AMI_BUCKET" >&2; exit 1; }
+aws() { "$AWS" "$@"; }
 aws sts get-caller-identity >/dev/null || { echo "ami: no usable AWS credentials" >&2; exit 1; }
 say() { echo "ami: $*" >&2; }
 say "uploading to s3://$BUCKET/$KEY"

@@ -69,6 +69,15 @@ if bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" "qemu=1 disk=1" >"$OUT/mkimage.lo
     expect_line "$L" '^xen: not-found' "says clearly that there is no Xen"
     expect_line "$L" '^appliance: shutdown reason=poweroff' "powers off"
     expect_no_line "$L" '^(trap|panic):' "no trap or panic"
+    # The AMI steps are printed without AWS; --run without the CLI says so.
+    bash "$ROOT/image/ami.sh" "$IMG" >"$OUT/ami.txt" 2>&1
+    expect_line "$OUT/ami.txt" '^aws ec2 import-snapshot ' "ami: import-snapshot step printed"
+    expect_line "$OUT/ami.txt" '--virtualization-type hvm --boot-mode legacy-bios' "ami: register-image as an HVM, BIOS-boot image"
+    if AWS=/nonexistent/aws AMI_BUCKET=b bash "$ROOT/image/ami.sh" "$IMG" --run >"$OUT/ami-run.txt" 2>&1; then
+        fail "ami --run without the aws CLI must fail"
+    else
+        expect_line "$OUT/ami-run.txt" '^ami: the aws CLI \(/nonexistent/aws\) is not installed' "ami --run without the aws CLI fails with a clear message"
+    fi
 else
     fail "image/mkimage.sh failed"
     sed 's/^/  | /' "$OUT/mkimage.log"
