@@ -57,13 +57,26 @@ else
 fi
 
 run_scenario cloudinit
+grep -E 'event=ssh-(status|keyscan)' "$ROOT/build/xen-cloudinit/harness.log" 2>/dev/null | sed 's/^/  /'
+S=$ROOT/build/xen-cloudinit/guest-civ2-ssh.log
+if [ -s "$S" ]; then
+    sed 's/^/  ssh| /' "$S"
+    expect_line "$S" '^appliance version=[^ ]+ uptime_s=[0-9]+ ' "ssh status output collected from dom0"
+else
+    fail "no ssh session output collected (build/xen-cloudinit/guest-civ2-ssh.log)"
+fi
+expect_line "$ROOT/build/xen-cloudinit/guest-civ2.log" '^ssh: login user=admin key=SHA256:' "the guest logged the ssh login"
+expect_line "$ROOT/build/xen-cloudinit/guest-civ2.log" '^ssh: refused user=admin reason="key not authorized" ' "the guest logged the refused key"
 for mode in v2 v1; do
     C=$ROOT/build/xen-cloudinit/guest-ci$mode.log
     if [ -s "$C" ]; then
         grep -E '^(dhcp|imds|cloudinit|ssh-key):' "$C" | sed 's/^/  | /'
         expect_line "$C" "^imds: mode=$mode " "[$mode] metadata mode"
         expect_line "$C" '^cloudinit: done elapsed_ms=[0-9]+$' "[$mode] cloud-init finished"
-        expect_no_line "$C" '^(trap|panic|netfront: error|cloudinit: error)' "[$mode] no trap, panic or error"
+        expect_no_line "$C" '^(trap|panic|netfront: error|cloudinit: error|ssh: error)' "[$mode] no trap, panic or error"
+        expect_line "$C" '^-----BEGIN SSH HOST KEY FINGERPRINTS-----$' "[$mode] host key fingerprints block"
+        expect_line "$C" '^256 SHA256:[A-Za-z0-9+/]{43} root@appliance \(ED25519\)$' "[$mode] host key fingerprint line"
+        expect_line "$C" '^ssh: listening port=22 user=admin keys=1 sessions=4 rng=(rdseed|rdrand) ' "[$mode] ssh listening"
     else
         fail "no guest console log for the $mode run"
     fi

@@ -9,6 +9,47 @@ dnsmasq --interface=xenbr0 --bind-interfaces --port=0 --dhcp-range=10.0.0.50,10.
     --dhcp-option=3,10.0.0.1 --dhcp-leasefile=/tmp/dnsmasq.leases --log-dhcp --log-facility=/tmp/dnsmasq.log
 ip addr add 169.254.169.254/32 dev xenbr0
 
+SSH_OPTS="-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/tmp/known_hosts -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=30 -o LogLevel=ERROR"
+
+# ssh_checks NAME IP: log in with the served key and run commands; a wrong
+# key and a wrong user are refused; the host key ssh-keyscan sees is the one
+# whose fingerprint the console printed. Session output goes to a console-dir
+# file so the host collects it (the demo shows it).
+ssh_checks() {
+    local name=$1 ip=$2 out=$CONSOLE_DIR/guest-$1-ssh.log t0 t1 fp_console fp_scan
+    t0=$(uptime_ms)
+    timeout 90 ssh $SSH_OPTS -i /tmp/key "admin@$ip" status >"$out" 2>/tmp/ssh.err
+    rc=$?
+    t1=$(uptime_ms)
+    harness_log "event=ssh-status ms=$((t1 - t0)) rc=$rc bytes=$(wc -c <"$out")"
+    check "[ssh] status over ssh with the served key shows the address" grep -q "^address=$ip/24 gateway=10.0.0.1 config=dhcp" "$out"
+    check "[ssh] status shows the metadata mode and the key's fingerprint" grep -q "^key=$want_fp type=ssh-ed25519" "$out"
+    check "[ssh] the guest logged the login with that key" wait_console "$name" "^ssh: login user=admin key=$want_fp from=10\.0\.0\.1:" 10
+    t0=$(uptime_ms)
+    timeout 60 ssh-keyscan -T 30 -t ed25519 "$ip" >/tmp/keyscan 2>/dev/null
+    t1=$(uptime_ms)
+    fp_scan=$(ssh-keygen -lf /tmp/keyscan 2>/dev/null | awk '{print $2}')
+    fp_console=$(sed -n '/^-----BEGIN SSH HOST KEY FINGERPRINTS-----/,/^-----END/p' "$(guest_log "$name")" | awk 'NR == 2 { print $2 }')
+    harness_log "event=ssh-keyscan ms=$((t1 - t0)) scan=$fp_scan console=$fp_console"
+    check "[ssh] ssh-keyscan's host key fingerprint equals the console's ($fp_console)" [ -n "$fp_scan" -a "$fp_scan" = "$fp_console" ]
+    domid=$(xl domid "$name")
+    check "[ssh] host key fingerprint published in XenStore" [ "$(xenstore-read /local/domain/$domid/data/ssh/host-key-fingerprint)" = "$fp_console" ]
+    echo "== ifconfig ==" >>"$out"
+    timeout 60 ssh $SSH_OPTS -i /tmp/key "admin@$ip" ifconfig >>"$out" 2>>/tmp/ssh.err
+    check "[ssh] ifconfig" grep -q "^vif0 device=device/vif/0 mac=" "$out"
+    echo "== metadata meta-data/instance-id ==" >>"$out"
+    timeout 60 ssh $SSH_OPTS -i /tmp/key "admin@$ip" metadata meta-data/instance-id >>"$out" 2>>/tmp/ssh.err
+    check "[ssh] metadata fetches a fresh value" grep -q "^i-0harness" "$out"
+    ssh-keygen -q -t ed25519 -N '' -C wrong -f /tmp/wrongkey
+    timeout 60 ssh $SSH_OPTS -i /tmp/wrongkey "admin@$ip" status >/tmp/ssh-wrong.out 2>/tmp/ssh-wrong.err
+    check "[ssh] a wrong key is refused" grep -q "Permission denied" /tmp/ssh-wrong.err
+    check "[ssh] ... and the guest says so" wait_console "$name" '^ssh: refused user=admin reason="key not authorized" ' 10
+    timeout 60 ssh $SSH_OPTS -i /tmp/key "root@$ip" status >/tmp/ssh-root.out 2>/tmp/ssh-root.err
+    check "[ssh] a wrong user is refused" grep -q "Permission denied" /tmp/ssh-root.err
+    check "[ssh] no status leaked to refused logins" [ ! -s /tmp/ssh-wrong.out -a ! -s /tmp/ssh-root.out ]
+    harness_log "event=ssh-done $(tr '\n' ' ' </tmp/ssh.err | head -c 300)"
+}
+
 n=0
 for mode in ${IMDS_MODES:-v2 v1}; do
     n=$((n + 1))
@@ -37,6 +78,8 @@ for mode in ${IMDS_MODES:-v2 v1}; do
         ip4=$(xenstore-read /local/domain/$domid/attr/vif/0/ipv4/0 2>/dev/null)
         harness_log "event=done mode=$mode $(grep -E '^cloudinit: done' "$(guest_log "$name")") ip=$ip4"
         check "[$mode] pings at the leased address" ping -c 3 -W 2 "${ip4:-none}"
+        check "[$mode] ssh listening" wait_console "$name" '^ssh: listening port=22 user=admin keys=1 ' 30
+        [ "$mode" = v2 ] && ssh_checks "$name" "$ip4"
         sleep 1
         cpu0=$(xl list "$name" | awk 'NR == 2 { print $6 }')
         sleep 5

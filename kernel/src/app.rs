@@ -8,7 +8,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use cloudinit::http::Parser;
-use cloudinit::imds::{Action, Imds, Outcome, Target, REQUEST_TIMEOUT_NS};
+use cloudinit::imds::{Action, Imds, Outcome, Summary, Target, REQUEST_TIMEOUT_NS};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::wire::IpAddress;
@@ -18,13 +18,63 @@ use crate::net::Net;
 use crate::store::Store;
 use crate::{arch, println};
 
-struct Exchange {
-    handle: SocketHandle,
+/// One HTTP exchange on its own TCP connection (the IMDS flow here, the
+/// SSH `metadata` command in ssh.rs).
+pub struct Exchange {
+    pub handle: SocketHandle,
     request: Vec<u8>,
     sent: usize,
     parser: Parser,
     established: bool,
-    deadline: u64,
+    pub deadline: u64,
+}
+
+/// Ephemeral ports for our connections, started at a random point.
+static NEXT_PORT: core::sync::atomic::AtomicU16 = core::sync::atomic::AtomicU16::new(0);
+
+fn next_port() -> u16 {
+    use core::sync::atomic::Ordering;
+    let p = NEXT_PORT.load(Ordering::Relaxed);
+    let p = if p < 49152 {
+        49152 + (arch::rdtsc() % 8192) as u16
+    } else {
+        p
+    };
+    NEXT_PORT.store(if p >= 65000 { 49152 } else { p + 1 }, Ordering::Relaxed);
+    p
+}
+
+/// Open a connection to `t` and queue `request` on it.
+pub fn open_exchange(net: &mut Net, t: &Target, request: Vec<u8>, now: u64) -> Exchange {
+    let sock = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 8192]),
+        tcp::SocketBuffer::new(vec![0; 2048]),
+    );
+    let handle = net.sockets.add(sock);
+    let remote = (
+        IpAddress::v4(t.addr[0], t.addr[1], t.addr[2], t.addr[3]),
+        t.port,
+    );
+    let ok = net
+        .sockets
+        .get_mut::<tcp::Socket>(handle)
+        .connect(net.iface.context(), remote, next_port())
+        .is_ok();
+    Exchange {
+        handle,
+        request,
+        sent: 0,
+        parser: Parser::new(),
+        established: false,
+        // a failed connect is reported on the next step
+        deadline: if ok { now + REQUEST_TIMEOUT_NS } else { now },
+    }
+}
+
+/// End an exchange: drop its socket.
+pub fn close_exchange(net: &mut Net, ex: Exchange) {
+    net.sockets.get_mut::<tcp::Socket>(ex.handle).abort();
+    net.sockets.remove(ex.handle);
 }
 
 pub struct CloudInit {
@@ -33,7 +83,8 @@ pub struct CloudInit {
     boot_ns: u64,
     started: bool,
     finished: bool,
-    next_port: u16,
+    /// What the metadata service said, once done.
+    pub summary: Option<Summary>,
 }
 
 impl CloudInit {
@@ -53,8 +104,12 @@ impl CloudInit {
             boot_ns,
             started: false,
             finished: false,
-            next_port: 49152 + (seed % 8192) as u16,
+            summary: None,
         }
+    }
+
+    pub fn target(&self) -> &Target {
+        self.imds.target()
     }
 
     /// Drive the flow; returns when it next needs to run (None: finished, or
@@ -71,10 +126,9 @@ impl CloudInit {
             if let Some(ex) = self.exchange.as_mut() {
                 match step(ex, net, now) {
                     Some(outcome) => {
-                        let h = ex.handle;
-                        net.sockets.get_mut::<tcp::Socket>(h).abort();
-                        net.sockets.remove(h);
-                        self.exchange = None;
+                        if let Some(ex) = self.exchange.take() {
+                            close_exchange(net, ex);
+                        }
                         let retries = self.imds.retries();
                         self.imds.on_outcome(now, outcome);
                         if self.imds.retries() > retries {
@@ -89,7 +143,10 @@ impl CloudInit {
                 }
             }
             match self.imds.next(now) {
-                Action::Request(bytes) => self.open(net, bytes, now),
+                Action::Request(bytes) => {
+                    let t = self.imds.target().clone();
+                    self.exchange = Some(open_exchange(net, &t, bytes, now));
+                }
                 Action::Wait(t) => return Some(t),
                 Action::Done(s) => {
                     self.finished = true;
@@ -120,6 +177,7 @@ impl CloudInit {
                     }
                     let _ = xenbus::report(xs, "data/cloudinit/status", "done");
                     println!("cloudinit: done elapsed_ms={}", elapsed_ms);
+                    self.summary = Some(s);
                     return None;
                 }
                 Action::Failed(why) => {
@@ -145,43 +203,10 @@ impl CloudInit {
             );
         }
     }
-
-    fn open(&mut self, net: &mut Net, request: Vec<u8>, now: u64) {
-        let sock = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 8192]),
-            tcp::SocketBuffer::new(vec![0; 2048]),
-        );
-        let handle = net.sockets.add(sock);
-        let t = self.imds.target().clone();
-        let port = self.next_port;
-        self.next_port = if port >= 65000 { 49152 } else { port + 1 };
-        let remote = (
-            IpAddress::v4(t.addr[0], t.addr[1], t.addr[2], t.addr[3]),
-            t.port,
-        );
-        let ok = net
-            .sockets
-            .get_mut::<tcp::Socket>(handle)
-            .connect(net.iface.context(), remote, port)
-            .is_ok();
-        let ex = Exchange {
-            handle,
-            request,
-            sent: 0,
-            parser: Parser::new(),
-            established: false,
-            deadline: now + REQUEST_TIMEOUT_NS,
-        };
-        self.exchange = Some(ex);
-        if !ok {
-            // reported on the next step as a failed connect
-            self.exchange.as_mut().unwrap().deadline = now;
-        }
-    }
 }
 
 /// Move one exchange along; Some(outcome) when it is over.
-fn step(ex: &mut Exchange, net: &mut Net, now: u64) -> Option<Outcome> {
+pub fn step(ex: &mut Exchange, net: &mut Net, now: u64) -> Option<Outcome> {
     let s = net.sockets.get_mut::<tcp::Socket>(ex.handle);
     if s.may_send() {
         ex.established = true;

@@ -5,6 +5,8 @@
 //! first instruction on), COM1 (plain QEMU, no Xen), and the Xen PV console
 //! ring once it is mapped (what `xl console` and xenconsoled show).
 
+extern crate alloc;
+
 use core::fmt::{self, Write};
 
 use xenabi::hal::SharedMem;
@@ -141,6 +143,25 @@ fn pv_write(pv: &PvConsole, mut bytes: &[u8]) -> bool {
     }
     (pv.notify)(pv.port);
     true
+}
+
+/// The last `max` bytes (at most the ring) of console output, from the
+/// start of a line: the SSH `log` command.
+pub fn recent(max: usize) -> alloc::vec::Vec<u8> {
+    let c = CONSOLE.lock();
+    let n = max.min(LOG_RING).min(c.log_pos);
+    let start = c.log_pos - n;
+    let mut out = alloc::vec::Vec::with_capacity(n);
+    for i in start..c.log_pos {
+        out.push(c.log[i % LOG_RING]);
+    }
+    drop(c);
+    if start > 0 {
+        // drop the partial first line
+        let cut = out.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        out.drain(..cut);
+    }
+    out
 }
 
 pub fn print(args: fmt::Arguments) {

@@ -15,7 +15,9 @@ mod mem;
 mod net;
 mod paging;
 mod power;
+mod rng;
 mod selftest_gnttab;
+mod ssh;
 mod store;
 mod sync;
 mod trap;
@@ -50,7 +52,11 @@ impl Entry {
 #[no_mangle]
 extern "C" fn kmain_entry(boot_info: u64, kind: u64) -> ! {
     trap::init();
-    let entry = if kind == 1 { Entry::Multiboot2 } else { Entry::Pvh };
+    let entry = if kind == 1 {
+        Entry::Multiboot2
+    } else {
+        Entry::Pvh
+    };
     if entry == Entry::Multiboot2 {
         // The firmware may have left the PIT ticking into the 8259s, whose
         // vectors (0x08..) are our exception gates: mask them all.
@@ -164,6 +170,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     let mut app = (opts.get("cloudinit") != Some("off"))
         .then(|| app::CloudInit::new(opts.get("imds"), boot_ns));
 
+    let mut sshd: Option<ssh::Ssh> = None;
+    let mut ssh_tried = opts.get("ssh") == Some("off");
+
     println!("appliance: idle");
     let mut xs_ok = true;
     let mut events = alloc::vec::Vec::new();
@@ -179,6 +188,36 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                 deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
                 if r <= now {
                     continue; // the app queued packets: let the stack send them now
+                }
+            }
+            // SSH, once cloud-init has the key
+            if let Some(a) = app.as_ref() {
+                if let Some(summary) = a.summary.as_ref() {
+                    if !ssh_tried {
+                        ssh_tried = true;
+                        sshd = ssh::Ssh::start(
+                            n,
+                            &mut xs,
+                            summary,
+                            opts.get("ssh_port"),
+                            opts.get("ssh_user"),
+                        );
+                    }
+                    if let Some(s) = sshd.as_mut() {
+                        let facts = ssh::Facts {
+                            boot_ns,
+                            summary,
+                            target: a.target(),
+                        };
+                        if let Some(r) = s.poll(n, &facts, now) {
+                            deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
+                        }
+                        // what the sessions queued goes out now
+                        let r = n.poll(now);
+                        if let Some(r) = r {
+                            deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
+                        }
+                    }
                 }
             }
         }
@@ -213,6 +252,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                     connects,
                 );
                 connects += net.is_some() as u32;
+                if let (Some(s), Some(n)) = (sshd.as_mut(), net.as_mut()) {
+                    s.net_changed(n);
+                }
             }
         }
     }

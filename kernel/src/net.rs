@@ -30,6 +30,8 @@ pub struct Net {
     /// An IPv4 address and route are configured.
     pub configured: bool,
     pub lease: Option<alloc::string::String>,
+    /// The default route, static or from the lease.
+    pub gateway: Option<Ipv4Address>,
     /// A new lease to write to attr/vif/0/ipv4/0.
     publish_address: bool,
     /// When to next say we are still waiting for DHCP, and the step (doubling).
@@ -95,6 +97,7 @@ pub fn up(
     let mut sockets = SocketSet::new(Vec::new());
     let mut dhcp = None;
     let mut configured = false;
+    let mut gw_static = None;
     if let Some(cidr) = ip.and_then(parse_cidr) {
         configured = true;
         iface.update_ip_addrs(|a| {
@@ -104,6 +107,7 @@ pub fn up(
         if let Some(g) = gw4 {
             let _ = iface.routes_mut().add_default_ipv4_route(g);
         }
+        gw_static = gw4;
         println!(
             "net: static ip={} gw={}",
             cidr,
@@ -135,6 +139,7 @@ pub fn up(
         dhcp,
         configured,
         lease: None,
+        gateway: gw_static,
         publish_address: false,
         dhcp_wait: (now + 2_000_000_000, 2_000_000_000),
         started_ns: now,
@@ -227,6 +232,7 @@ impl Net {
                 if let Some(r) = c.router {
                     let _ = self.iface.routes_mut().add_default_ipv4_route(r);
                 }
+                self.gateway = c.router;
                 let router = c
                     .router
                     .map(|r| format!("{}", r))
@@ -254,6 +260,7 @@ impl Net {
                 self.iface.routes_mut().remove_default_ipv4_route();
                 self.configured = false;
                 self.lease = None;
+                self.gateway = None;
             }
         }
     }

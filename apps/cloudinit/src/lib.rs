@@ -10,6 +10,7 @@ extern crate alloc;
 
 mod ecpoint;
 pub mod exchange;
+pub mod fetch;
 pub mod http;
 pub mod imds;
 pub mod options;

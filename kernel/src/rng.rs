@@ -1,0 +1,146 @@
+//! The CPU's hardware random number generator (RDSEED, RDRAND): the only
+//! entropy an appliance without disks or devices has at boot. Checked at
+//! start (CPUID bits, then a health check of the first outputs); no healthy
+//! RNG means no SSH host key and no SSH, said clearly. Also the backend of
+//! `getrandom` (sunset draws its key-exchange secrets through it).
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::arch;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Source {
+    Rdseed,
+    Rdrand,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Rdseed => "rdseed",
+            Source::Rdrand => "rdrand",
+        }
+    }
+}
+
+/// 0 unchecked, 1 RDSEED, 2 RDRAND, 3 none.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// Intel's guidance: a few retries cover transient underflow; RDSEED drains
+/// faster, so it gets more.
+const RDRAND_RETRIES: u32 = 10;
+const RDSEED_RETRIES: u32 = 100;
+
+fn rdrand() -> Option<u64> {
+    for _ in 0..RDRAND_RETRIES {
+        let v: u64;
+        let ok: u8;
+        // SAFETY: RDRAND only writes the register and CF; callers checked
+        // CPUID.1:ECX.RDRAND first.
+        unsafe {
+            asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+        };
+        if ok == 1 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn rdseed() -> Option<u64> {
+    for _ in 0..RDSEED_RETRIES {
+        let v: u64;
+        let ok: u8;
+        // SAFETY: as rdrand; callers checked CPUID.7.0:EBX.RDSEED first.
+        unsafe {
+            asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+        };
+        if ok == 1 {
+            return Some(v);
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
+
+fn draw(src: Source) -> Option<u64> {
+    match src {
+        Source::Rdseed => rdseed(),
+        Source::Rdrand => rdrand(),
+    }
+}
+
+/// Sixteen outputs: none stuck at all-zeros or all-ones (the failure of
+/// some AMD parts), no two equal.
+fn healthy(src: Source) -> bool {
+    let mut seen = [0u64; 16];
+    for i in 0..seen.len() {
+        match draw(src) {
+            Some(v) if v != 0 && v != u64::MAX && !seen[..i].contains(&v) => seen[i] = v,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Find a healthy source (RDSEED preferred). Idempotent.
+pub fn init() -> Option<Source> {
+    match STATE.load(Ordering::Relaxed) {
+        1 => return Some(Source::Rdseed),
+        2 => return Some(Source::Rdrand),
+        3 => return None,
+        _ => {}
+    }
+    let rdrand_cpu = arch::cpuid(1, 0).ecx & (1 << 30) != 0;
+    let rdseed_cpu = arch::cpuid(0, 0).eax >= 7 && arch::cpuid(7, 0).ebx & (1 << 18) != 0;
+    let src = if rdseed_cpu && healthy(Source::Rdseed) {
+        Some(Source::Rdseed)
+    } else if rdrand_cpu && healthy(Source::Rdrand) {
+        Some(Source::Rdrand)
+    } else {
+        None
+    };
+    STATE.store(
+        match src {
+            Some(Source::Rdseed) => 1,
+            Some(Source::Rdrand) => 2,
+            None => 3,
+        },
+        Ordering::Relaxed,
+    );
+    src
+}
+
+/// Fill `buf` from the checked source; false if there is none or it failed.
+pub fn fill(buf: &mut [u8]) -> bool {
+    let Some(src) = init() else {
+        return false;
+    };
+    for chunk in buf.chunks_mut(8) {
+        let Some(v) = draw(src) else {
+            return false;
+        };
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+    true
+}
+
+/// getrandom's custom backend (`--cfg getrandom_backend="custom"` in
+/// .cargo/config.toml for this target).
+///
+/// # Safety
+/// getrandom passes a writable buffer of `len` bytes.
+#[no_mangle]
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    dest: *mut u8,
+    len: usize,
+) -> Result<(), getrandom::Error> {
+    // SAFETY: getrandom guarantees `dest` is valid for `len` bytes of writes.
+    let buf = unsafe { core::slice::from_raw_parts_mut(dest, len) };
+    if fill(buf) {
+        Ok(())
+    } else {
+        Err(getrandom::Error::UNSUPPORTED)
+    }
+}
