@@ -53,6 +53,11 @@ if xl_create "$name"; then
     check "[hvm] the serial console (EC2's console output) has the boot and the key" \
         grep -qF "ssh-key: $want_key" "$SERIAL"
     harness_log "event=done mode=hvm $(grep -E '^cloudinit: done' "$(guest_log "$name")")"
+    ip4=$(xenstore-read /local/domain/$domid/attr/vif/0/ipv4/0 2>/dev/null)
+    check "[hvm] ssh listening" wait_console "$name" '^ssh: listening port=22 ' 30
+    timeout 90 ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+        -o IdentitiesOnly=yes -o ConnectTimeout=30 -o LogLevel=ERROR -i /tmp/key "admin@${ip4:-none}" status >/tmp/hvm-ssh.out 2>&1
+    check "[hvm] ssh admin@$ip4 status works as under PVH" grep -q "^address=$ip4/24 " /tmp/hvm-ssh.out
     xl shutdown -w "$name" >/dev/null 2>&1 &
     check "[hvm] xl shutdown ends the domain" wait_gone "$name" 60
 else
