@@ -89,6 +89,21 @@ wait_console() {
     return 1
 }
 
+# check_key_fetched NAME TAG TIMEOUT_S: the guest printed exactly the served
+# key ($want_key) with ssh-keygen's fingerprint ($want_fp), finished, and
+# published the key in XenStore
+check_key_fetched() {
+    local name=$1 tag=$2 got_key domid
+    check "[$tag] ssh-key line printed" wait_console "$name" '^ssh-key: ' "$3"
+    got_key=$(sed -n 's/^ssh-key: //p' "$(guest_log "$name")" | head -1)
+    harness_log "event=key mode=$tag want=\"$want_key\" got=\"$got_key\""
+    check "[$tag] printed key equals the served key" [ "$got_key" = "$want_key" ]
+    check "[$tag] fingerprint equals ssh-keygen -lf ($want_fp)" grep -q "^cloudinit: ssh-key type=ssh-ed25519 bits=256 fingerprint=$want_fp " "$(guest_log "$name")"
+    check "[$tag] cloudinit done" wait_console "$name" '^cloudinit: done elapsed_ms=[0-9]+' 10
+    domid=$(xl domid "$name")
+    check "[$tag] xenstore data/cloudinit/ssh-key" [ "$(xenstore-read /local/domain/$domid/data/cloudinit/ssh-key)" = "$want_key" ]
+}
+
 # domain_state NAME: the state column of `xl list` (e.g. -b----), empty if gone
 domain_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 

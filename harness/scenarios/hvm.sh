@@ -42,14 +42,8 @@ if xl_create "$name"; then
     check "[hvm] emulated NICs unplugged through the platform device" wait_console "$name" '^platform: unplug nics=1 ' 30
     check "[hvm] netfront connected" wait_console "$name" '^netfront: connected device=device/vif/0 ' 60
     check "[hvm] dhcp lease" wait_console "$name" '^dhcp: lease ip=10\.0\.0\.[0-9]+/24 router=10\.0\.0\.1 ' 90
-    check "[hvm] ssh-key line printed" wait_console "$name" '^ssh-key: ' 120
-    got_key=$(sed -n 's/^ssh-key: //p' "$(guest_log "$name")" | head -1)
-    harness_log "event=key mode=hvm want=\"$want_key\" got=\"$got_key\""
-    check "[hvm] printed key equals the served key" [ "$got_key" = "$want_key" ]
-    check "[hvm] fingerprint equals ssh-keygen -lf ($want_fp)" grep -q "^cloudinit: ssh-key type=ssh-ed25519 bits=256 fingerprint=$want_fp " "$(guest_log "$name")"
-    check "[hvm] cloudinit done" wait_console "$name" '^cloudinit: done elapsed_ms=[0-9]+' 10
+    check_key_fetched "$name" hvm 120
     domid=$(xl domid "$name")
-    check "[hvm] xenstore data/cloudinit/ssh-key" [ "$(xenstore-read /local/domain/$domid/data/cloudinit/ssh-key)" = "$want_key" ]
     check "[hvm] the serial console (EC2's console output) has the boot and the key" \
         grep -qF "ssh-key: $want_key" "$SERIAL"
     harness_log "event=done mode=hvm $(grep -E '^cloudinit: done' "$(guest_log "$name")")"

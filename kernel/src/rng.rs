@@ -32,43 +32,36 @@ static STATE: AtomicU8 = AtomicU8::new(0);
 const RDRAND_RETRIES: u32 = 10;
 const RDSEED_RETRIES: u32 = 100;
 
-fn rdrand() -> Option<u64> {
-    for _ in 0..RDRAND_RETRIES {
-        let v: u64;
-        let ok: u8;
-        // SAFETY: RDRAND only writes the register and CF; callers checked
-        // CPUID.1:ECX.RDRAND first.
-        unsafe {
+/// One RDSEED or RDRAND; None when the CPU had no value ready (CF=0).
+fn once(src: Source) -> Option<u64> {
+    let v: u64;
+    let ok: u8;
+    match src {
+        // SAFETY: RDSEED/RDRAND only write the register and CF; `init`
+        // checked the CPUID bit of the source before it was chosen.
+        Source::Rdseed => unsafe {
+            asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+        },
+        // SAFETY: as above.
+        Source::Rdrand => unsafe {
             asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
-        };
-        if ok == 1 {
-            return Some(v);
-        }
+        },
     }
-    None
+    (ok == 1).then_some(v)
 }
 
-fn rdseed() -> Option<u64> {
-    for _ in 0..RDSEED_RETRIES {
-        let v: u64;
-        let ok: u8;
-        // SAFETY: as rdrand; callers checked CPUID.7.0:EBX.RDSEED first.
-        unsafe {
-            asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
-        };
-        if ok == 1 {
+fn draw(src: Source) -> Option<u64> {
+    let retries = match src {
+        Source::Rdseed => RDSEED_RETRIES,
+        Source::Rdrand => RDRAND_RETRIES,
+    };
+    for _ in 0..retries {
+        if let Some(v) = once(src) {
             return Some(v);
         }
         core::hint::spin_loop();
     }
     None
-}
-
-fn draw(src: Source) -> Option<u64> {
-    match src {
-        Source::Rdseed => rdseed(),
-        Source::Rdrand => rdrand(),
-    }
 }
 
 /// Sixteen outputs: none stuck at all-zeros or all-ones (the failure of
