@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use cloudinit::http::Parser;
 use cloudinit::imds::{Action, Imds, Outcome, Summary, Target, REQUEST_TIMEOUT_NS};
+use cloudinit::report;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::wire::IpAddress;
@@ -120,7 +121,7 @@ impl CloudInit {
         }
         if !self.started {
             self.started = true;
-            println!("imds: start target=http://{}", self.imds.target().host());
+            println!("{}", report::start(self.imds.target()));
         }
         for _ in 0..8 {
             if let Some(ex) = self.exchange.as_mut() {
@@ -133,9 +134,11 @@ impl CloudInit {
                         self.imds.on_outcome(now, outcome);
                         if self.imds.retries() > retries {
                             println!(
-                                "imds: retry n={} reason=\"{}\"",
-                                self.imds.retries(),
-                                self.imds.last_error.as_deref().unwrap_or("-")
+                                "{}",
+                                report::retry(
+                                    self.imds.retries(),
+                                    self.imds.last_error.as_deref().unwrap_or("-")
+                                )
                             );
                         }
                     }
@@ -151,40 +154,23 @@ impl CloudInit {
                 Action::Done(s) => {
                     self.finished = true;
                     let elapsed_ms = (now - self.boot_ns) / 1_000_000;
-                    println!(
-                        "imds: mode={} requests={} retries={} instance-id={} local-hostname={}",
-                        s.mode.name(),
-                        s.requests,
-                        s.retries,
-                        s.instance_id.as_deref().unwrap_or("-"),
-                        s.hostname.as_deref().unwrap_or("-")
-                    );
-                    let fp = s.key.fingerprint();
-                    println!(
-                        "cloudinit: ssh-key type={} bits={} fingerprint={} comment=\"{}\" name=\"{}\"",
-                        s.key.kind,
-                        s.key.bits(),
-                        fp,
-                        s.key.comment,
-                        s.key_name
-                    );
-                    println!("ssh-key: {}", s.key.line);
-                    let _ = xenbus::report(xs, "data/cloudinit/ssh-key", &s.key.line);
-                    let _ = xenbus::report(xs, "data/cloudinit/fingerprint", &fp);
-                    let _ = xenbus::report(xs, "data/cloudinit/imds-mode", s.mode.name());
-                    if let Some(i) = &s.instance_id {
-                        let _ = xenbus::report(xs, "data/cloudinit/instance-id", i);
+                    let [summary, key, line, done] = report::success_lines(&s, elapsed_ms);
+                    println!("{}", summary);
+                    println!("{}", key);
+                    println!("{}", line);
+                    for (path, value) in report::xenstore_success(&s) {
+                        let _ = xenbus::report(xs, path, &value);
                     }
-                    let _ = xenbus::report(xs, "data/cloudinit/status", "done");
-                    println!("cloudinit: done elapsed_ms={}", elapsed_ms);
+                    println!("{}", done);
                     self.summary = Some(s);
                     return None;
                 }
                 Action::Failed(why) => {
                     self.finished = true;
-                    println!("cloudinit: error reason=\"{}\"", why);
-                    let _ = xenbus::report(xs, "data/cloudinit/status", "error");
-                    let _ = xenbus::report(xs, "data/cloudinit/error", &why);
+                    println!("{}", report::error(&why));
+                    for (path, value) in report::xenstore_error(&why) {
+                        let _ = xenbus::report(xs, path, &value);
+                    }
                     return None;
                 }
             }
@@ -198,8 +184,8 @@ impl CloudInit {
         if self.exchange.take().is_some() {
             self.imds.on_outcome(now, Outcome::Reset);
             println!(
-                "imds: retry n={} reason=\"network went down\"",
-                self.imds.retries()
+                "{}",
+                report::retry(self.imds.retries(), "network went down")
             );
         }
     }
