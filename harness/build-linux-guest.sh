@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build (or reuse) the bench's Linux anchor guest (issue 8): Debian bookworm's
+# cloud kernel as a PVH guest with a busybox initramfs. Usage:
+#
+#   build-linux-guest.sh [--force]
+#
+# Prints the directory on stdout (progress on stderr); it holds
+#   vmlinux.gz   the kernel as a gzip'd ELF. Xen's PVH loader needs the ELF
+#                with the XEN_ELFNOTE_PHYS32_ENTRY note; a bzImage wraps it in
+#                a real-mode setup header plus a compressed payload, which
+#                libxenguest does not unwrap for PVH (the guest dies silently).
+#                The ELF is the payload after the setup header, decompressed
+#                (LZ4 in Debian's 6.1 kernels); gzip'd because libxenguest
+#                gunzips kernels and the 50+ MB ELF is heavy to ship.
+#   initrd.gz    busybox-static, xen-netfront.ko (a module in the cloud
+#                kernel), harness/linux-guest/{init,udhcpc.script}
+#   manifest.txt package versions and sizes
+# The packages are fetched with the host's `apt-get download` (Debian
+# bookworm, as the rest of the harness). Kept next to the dom0 image, not in
+# it: only bench runs carry it (run-xen.sh --extra), other runs stay small.
+# The guest's xl config needs `hap = 0` and `tsc_mode = "native"` under the
+# harness's nested TCG (see harness/scenarios/bench.sh).
+set -euo pipefail
+{
+
+HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HARNESS/.." && pwd)
+CACHE=${XEN_HARNESS_CACHE:-$REPO/.cache/xen-harness}
+LINUX_GUEST_PKGS="linux-image-cloud-amd64 busybox-static"
+
+say() { echo "build-linux-guest: $*" >&2; }
+
+# fetch_debs DIR: the cloud kernel (the package the metapackage points at) and busybox-static
+fetch_debs() {
+    local kpkg
+    kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    [ -n "$kpkg" ] || { say "apt knows no linux-image-cloud-amd64 (apt-get update?)"; return 1; }
+    (cd "$1" && apt-get download -q "$kpkg" busybox-static >&2)
+}
+
+# extract_vmlinux BZIMAGE OUT: the ELF inside a bzImage (boot protocol 2.08+:
+# the payload starts payload_offset bytes after the (setup_sects+1)*512 setup)
+extract_vmlinux() {
+    local sects off len magic
+    sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$1" | tr -d ' ')
+    [ "$sects" -ne 0 ] || sects=4
+    off=$(od -An -tu4 -j $((0x248)) -N4 "$1" | tr -d ' ')
+    len=$(od -An -tu4 -j $((0x24c)) -N4 "$1" | tr -d ' ')
+    off=$(((sects + 1) * 512 + off))
+    magic=$(od -An -tx1 -j "$off" -N4 "$1" | tr -d ' ')
+    # the decompressors complain about the payload's trailing size word: the ELF check below decides
+    case "$magic" in
+        02214c18) tail -c +$((off + 1)) "$1" | head -c "$len" | lz4 -dc >"$2" 2>/dev/null || true ;;
+        fd377a58) tail -c +$((off + 1)) "$1" | head -c "$len" | xz -dc >"$2" 2>/dev/null || true ;;
+        28b52ffd) tail -c +$((off + 1)) "$1" | head -c "$len" | zstd -dc >"$2" 2>/dev/null || true ;;
+        1f8b*) tail -c +$((off + 1)) "$1" | head -c "$len" | gzip -dc >"$2" 2>/dev/null || true ;;
+        *) say "unknown bzImage payload compression (magic $magic)"; return 1 ;;
+    esac
+    [ "$(od -An -tx1 -N4 "$2" | tr -d ' ')" = 7f454c46 ] || { say "no ELF in the bzImage payload"; return 1; }
+}
+
+# pack_initrd DIR OUT: busybox applets as links, the netfront module, init
+pack_initrd() {
+    local r=$1/initrd
+    mkdir -p "$r"/bin "$r"/lib "$r"/proc "$r"/sys "$r"/dev "$r"/tmp
+    cp "$1"/bb/bin/busybox "$r"/bin/busybox
+    for a in $("$r"/bin/busybox --list); do [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"; done
+    cp "$(find "$1"/k/lib/modules -name 'xen-netfront.ko*' | head -1)" "$r"/lib/xen-netfront.ko
+    cp "$HARNESS"/linux-guest/init "$r"/init
+    cp "$HARNESS"/linux-guest/udhcpc.script "$r"/bin/udhcpc.script
+    chmod +x "$r"/init "$r"/bin/udhcpc.script
+    (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$2"
+}
+
+recipe_key() {
+    {
+        echo "$LINUX_GUEST_PKGS"
+        declare -f fetch_debs extract_vmlinux pack_initrd
+        cat "$HARNESS"/linux-guest/init "$HARNESS"/linux-guest/udhcpc.script
+    } | sha256sum | cut -c1-16
+}
+
+FORCE=0
+case "${1:-}" in
+    --force) FORCE=1 ;;
+    "") ;;
+    *) echo "usage: build-linux-guest.sh [--force]" >&2; exit 2 ;;
+esac
+KEY=$(recipe_key)
+OUT=$CACHE/linux-guest-$KEY
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.linux-guest.lock"
+flock 9
+if [ $FORCE -eq 0 ] && [ -s "$OUT/manifest.txt" ]; then
+    say "cached $OUT"
+    echo "$OUT"
+    exit 0
+fi
+command -v lz4 >/dev/null || bash "$HARNESS/install-deps.sh" >&2
+TMP=$CACHE/tmp-linux-guest-$KEY
+rm -rf "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$TMP/debs" "$TMP/k" "$TMP/bb"
+fetch_debs "$TMP/debs"
+dpkg-deb -x "$(ls "$TMP"/debs/linux-image-*.deb | head -1)" "$TMP/k"
+dpkg-deb -x "$(ls "$TMP"/debs/busybox-static_*.deb | head -1)" "$TMP/bb"
+extract_vmlinux "$(ls "$TMP"/k/boot/vmlinuz-* | head -1)" "$TMP/vmlinux"
+gzip -6 -c "$TMP/vmlinux" >"$TMP/vmlinux.gz"
+pack_initrd "$TMP" "$TMP/initrd.gz"
+{
+    echo "key=$KEY built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    for d in "$TMP"/debs/*.deb; do echo "$(dpkg-deb -f "$d" Package)=$(dpkg-deb -f "$d" Version)"; done
+    echo "vmlinux_bytes=$(stat -c %s "$TMP/vmlinux") vmlinux_gz_bytes=$(stat -c %s "$TMP/vmlinux.gz") initrd_bytes=$(stat -c %s "$TMP/initrd.gz")"
+} >"$TMP/manifest.txt"
+mkdir -p "$TMP/out"
+mv "$TMP/vmlinux.gz" "$TMP/initrd.gz" "$TMP/manifest.txt" "$TMP/out/"
+rm -rf "$OUT"
+mv "$TMP/out" "$OUT"
+ls -dt "$CACHE"/linux-guest-* | tail -n +3 | xargs -r rm -rf
+say "ready: $OUT ($(tr '\n' ' ' <"$OUT/manifest.txt"))"
+echo "$OUT"
+exit
+}
