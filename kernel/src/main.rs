@@ -7,6 +7,7 @@ extern crate alloc;
 
 mod app;
 mod arch;
+mod bench;
 mod boot;
 mod bootinfo;
 mod cmdline;
@@ -169,6 +170,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     net::watch_devices(&mut xs);
     let mut app = (opts.get("cloudinit") != Some("off"))
         .then(|| app::CloudInit::new(opts.get("imds"), boot_ns));
+    let mut bench = (opts.get("bench") == Some("on")).then(bench::Bench::new);
 
     let mut sshd: Option<ssh::Ssh> = None;
     let mut ssh_tried = opts.get("ssh") == Some("off");
@@ -219,6 +221,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                         }
                     }
                 }
+            }
+            if bench.as_mut().and_then(|b| b.poll(n, connects, now)).is_some() {
+                continue; // bench data moved: let the stack send it now
             }
         }
         xen::block_until(deadline);

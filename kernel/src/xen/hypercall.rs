@@ -6,6 +6,7 @@
 //! each command with its `xenabi` struct.
 
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use xenabi::xen as nr;
 
@@ -24,6 +25,9 @@ extern "C" {
     static hypercall_page: u8;
 }
 
+/// Hypercalls made, for the bench's per-packet costs (bench.rs).
+pub static COUNT: AtomicU64 = AtomicU64::new(0);
+
 pub fn page_paddr() -> u64 {
     // SAFETY: only the symbol's address is taken.
     unsafe { &hypercall_page as *const u8 as u64 }
@@ -36,6 +40,7 @@ pub fn page_paddr() -> u64 {
 /// live memory of the layout the call expects.
 pub unsafe fn hypercall5(op: u32, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
     let entry = page_paddr() + (op as u64) * 32;
+    COUNT.fetch_add(1, Ordering::Relaxed);
     let ret: i64;
     // SAFETY: delegated to the caller; Xen may clobber the argument registers.
     unsafe {
