@@ -8,7 +8,8 @@
 #   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg
 #   ./run.sh image             build/appliance.img: the bootable disk image (CMDLINE=... sets the command line)
 #   ./run.sh ami [--run]       the EC2 import-snapshot / register-image steps for that image (--run: do them)
-#   ./run.sh bench             micro-benchmarks (busdma load/unload), numbers under target/criterion
+#   ./run.sh bench [micro|xen] micro-benchmarks (busdma load/unload, target/criterion) and the real-Xen
+#                              bench beside a Linux PVH guest (build/bench/report.md); default both
 #   ./run.sh fuzz [SECONDS]    every cargo-fuzz target for SECONDS each (default 60)
 #   ./run.sh deps              install what the build and the harness need
 set -euo pipefail
@@ -107,8 +108,38 @@ xl_run() {
     exec xl create -c "$BUILD/appliance.cfg"
 }
 
-bench() {
+bench_micro() {
     (cd "$ROOT" && cargo bench -p busdma --bench load_unload -- --warm-up-time 1 --measurement-time 3)
+}
+
+# The appliance beside a Linux PVH guest on the same Xen, in one harness
+# session (harness/scenarios/bench.sh); build/bench/report.md is the table,
+# raw.csv/raw.json the numbers, xen/ the run's logs. BENCH_* variables in the
+# environment are passed on (e.g. BENCH_RUNS=7); BENCH_BASELINE=raw.json adds
+# an "appliance, before" column.
+bench_xen() {
+    build
+    local out=$BUILD/bench lg rc=0 envs=() v
+    lg=$(bash "$ROOT/harness/build-linux-guest.sh")
+    rm -rf "$out/linux-guest"
+    mkdir -p "$out/linux-guest"
+    cp "$lg"/vmlinux.gz "$lg"/initrd.gz "$lg"/manifest.txt "$out/linux-guest/"
+    for v in $(compgen -e | grep '^BENCH_' | grep -v '^BENCH_BASELINE$' || true); do envs+=(--env "$v=${!v}"); done
+    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/bench.sh" \
+        --out "$out/xen" --timeout "${BENCH_TIMEOUT:-2400}" --extra "$out/linux-guest" "${envs[@]}" || rc=$?
+    python3 "$ROOT/harness/bench_report.py" "$out/xen/harness.log" "$out" --elf "$ELF" --linux-dir "$out/linux-guest" \
+        ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"} $([ -f "$BUILD/appliance.img" ] && echo --disk-image "$BUILD/appliance.img") || rc=1
+    log "bench report: $out/report.md (raw: $out/raw.csv, $out/raw.json; logs: $out/xen)"
+    return $rc
+}
+
+bench() {
+    case "${1:-all}" in
+        micro) bench_micro ;;
+        xen) bench_xen ;;
+        all) bench_micro && bench_xen ;;
+        *) log "usage: run.sh bench [micro|xen]"; exit 2 ;;
+    esac
 }
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain
@@ -150,11 +181,11 @@ case "$cmd" in
     xen) xen "$@" ;;
     xl) xl_run "$@" ;;
     deps) deps ;;
-    bench) bench ;;
+    bench) bench "$@" ;;
     image) image ;;
     ami) ami "$@" ;;
     fuzz) fuzz "$@" ;;
     test) test_all ;;
     demo) demo ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
+    *) sed -n '2,14p' "$0"; exit 2 ;;
 esac
