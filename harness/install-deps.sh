@@ -14,6 +14,7 @@ command -v python3 >/dev/null || need+=(python3)
 command -v grub-mkimage >/dev/null || need+=(grub-common)      # the disk image (image/mkimage.sh)
 [ -f /usr/lib/grub/i386-pc/boot.img ] || need+=(grub-pc-bin)
 command -v mformat >/dev/null || need+=(mtools)
+command -v lz4 >/dev/null || need+=(lz4) # the bench's Linux guest: Debian's bzImage payload is LZ4 (build-linux-guest.sh)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 qemu_ok=0
 if command -v qemu-system-x86_64 >/dev/null &&

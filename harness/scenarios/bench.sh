@@ -22,11 +22,17 @@ tsc_mode = "native"'
 
 bench() { harness_log "event=bench $*"; }
 
-# cfg KIND NAME MEM [EXTRA-CMDLINE]: xl config for the appliance or the Linux guest
+# cfg KIND NAME MEM [EXTRA-CMDLINE]: xl config for the appliance or the Linux
+# guest. Every domain gets a MAC of its own: a cloud instance boots once, so
+# DHCP always sees a new client (dnsmasq then ping-checks the address, ~3 s,
+# as ISC dhcpd and others do), never a known lease.
+MACS=0
 cfg() {
+    MACS=$((MACS + 1))
+    mac=00:16:3e:b0:$(printf '%02x:%02x' $((MACS / 256)) $((MACS % 256)))
     case $1 in
-        app) GUEST_MAC=00:16:3e:00:00:a1 guest_cfg "$2" "$A" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
-        linux) GUEST_MAC=00:16:3e:00:00:b1 guest_cfg "$2" "$L/vmlinux.gz" "console=hvc0 quiet" "$3" "ramdisk = \"$L/initrd.gz\"
+        app) GUEST_MAC=$mac guest_cfg "$2" "$A" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
+        linux) GUEST_MAC=$mac guest_cfg "$2" "$L/vmlinux.gz" "console=hvc0 quiet" "$3" "ramdisk = \"$L/initrd.gz\"
 $NESTED" ;;
     esac
 }
@@ -86,7 +92,7 @@ bisect() {
     while [ $((hi - lo)) -gt 1 ]; do
         mid=$(((lo + hi) / 2))
         if to_key "$kind" "${kind}-m$mid" "$mid" "$4"; then ok=1 hi=$mid; else ok=0 lo=$mid; fi
-        bench "kind=memory guest=$kind memory_mib=$mid ok=$ok why=$WHY key_ms=$KEY_MS"
+        bench "kind=memory guest=$kind memory_mib=$mid ok=$ok why=$WHY xl_create_ms=$XL_MS key_ms=$KEY_MS"
         gone "${kind}-m$mid"
     done
     bench "kind=min_memory guest=$kind memory_mib=$hi"
@@ -97,7 +103,7 @@ tmo_of() { if [ "$1" = app ]; then echo 60; else echo 120; fi; }
 
 # ---- setup: the same DHCP server and metadata service for both ----
 [ -s "$L/vmlinux.gz" ] || check_fail "the Linux guest is in the payload ($L; run.sh bench puts it there)"
-dnsmasq --interface=xenbr0 --bind-interfaces --port=0 --dhcp-range=10.0.0.50,10.0.0.99,12h \
+dnsmasq --interface=xenbr0 --bind-interfaces --port=0 --dhcp-range=10.0.0.20,10.0.0.250,12h \
     --dhcp-option=3,10.0.0.1 --dhcp-leasefile=/tmp/dnsmasq.leases --log-dhcp --log-facility=/tmp/dnsmasq.log
 ip addr add 169.254.169.254/32 dev xenbr0
 ssh-keygen -q -t ed25519 -N '' -C "bench@dom0" -f /tmp/key
@@ -116,7 +122,7 @@ while [ $i -lt "$RUNS" ]; do
         if to_key "$kind" "$name" "$(mem_of $kind)" "$(tmo_of $kind)"; then ok=1; else ok=0; fi
         bench "kind=boot guest=$kind run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS guest_ms=$(guest_ms $kind $name)"
         if [ $i -eq 1 ]; then
-            got=$(sed -n 's/^ssh-key: //p' "$(guest_log "$name")" | head -1)
+            got=$(tr -d '\r' <"$(guest_log "$name")" | sed -n 's/^ssh-key: //p' | head -1)
             check "[$kind] boots to the served key" [ "$got" = "$want_key" ]
         fi
         gone "$name"
@@ -139,7 +145,7 @@ for kind in $KINDS; do
         continue
     fi
     log=$(guest_log "$name")
-    ip=$(sed -n 's/^dhcp: lease ip=\([0-9.]*\).*/\1/p' "$log" | head -1)
+    ip=$(tr -d '\r' <"$log" | sed -n 's/^dhcp: lease ip=\([0-9.]*\).*/\1/p' | head -1)
     sleep 2
     cpu0=$(xl list "$name" | awk 'NR == 2 { print $6 }')
     sleep "${BENCH_IDLE_S:-30}"
@@ -162,4 +168,6 @@ for kind in $KINDS; do
 done
 kill $imds_pid 2>/dev/null
 bench "kind=dnsmasq discovers=$(grep -c DHCPDISCOVER /tmp/dnsmasq.log) offers=$(grep -c DHCPOFFER /tmp/dnsmasq.log)"
+# when each DHCP message came and went (dnsmasq stamps seconds; the -uptime- prefix is dom0's ms)
+sed 's/^/[dnsmasq] /' /tmp/dnsmasq.log | grep -E 'DHCP(DISCOVER|OFFER|REQUEST|ACK)' | tail -80
 true
