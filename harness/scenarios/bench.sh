@@ -48,6 +48,7 @@ to_key() {
     rm -f "$log"
     XL_MS=- FIRST_MS=- KEY_MS=- WHY=ok
     t0=$(uptime_ms)
+    harness_log "event=bench-start guest=$2 mac=$mac"
     if ! xl create "/tmp/$2.cfg" >"/tmp/$2.xl.log" 2>&1; then
         WHY=xl-create-failed
         sed "s/^/[xl $2] /" "/tmp/$2.xl.log"
@@ -110,6 +111,9 @@ ssh-keygen -q -t ed25519 -N '' -C "bench@dom0" -f /tmp/key
 want_key=$(cat /tmp/key.pub)
 python3 /payload/imds.py "$MODE" /tmp/key.pub >/tmp/imds.log 2>&1 &
 imds_pid=$!
+# every DHCP message on the bridge with dom0's clock, to see where DHCP time goes
+python3 /payload/dhcpwatch.py xenbr0 >/tmp/dhcpwatch.log 2>&1 &
+watch_pid=$!
 sleep 1
 bench "kind=setup imds_mode=$MODE runs=$RUNS mem_app=$MEM_APP mem_linux=$MEM_LINUX xfer_bytes=$XFER kinds=\"$KINDS\""
 
@@ -166,8 +170,7 @@ for kind in $KINDS; do
     done
     gone "$name"
 done
-kill $imds_pid 2>/dev/null
+kill $imds_pid $watch_pid 2>/dev/null
+sed 's/^/[dhcp] /' /tmp/dhcpwatch.log
 bench "kind=dnsmasq discovers=$(grep -c DHCPDISCOVER /tmp/dnsmasq.log) offers=$(grep -c DHCPOFFER /tmp/dnsmasq.log)"
-# when each DHCP message came and went (dnsmasq stamps seconds; the -uptime- prefix is dom0's ms)
-sed 's/^/[dnsmasq] /' /tmp/dnsmasq.log | grep -E 'DHCP(DISCOVER|OFFER|REQUEST|ACK)' | tail -80
 true

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Log every DHCP message, ARP packet and TCP SYN/FIN/RST to or from port 80
+crossing a dom0 bridge, stamped with dom0's uptime in ms (the HARNESS:
+lines' clock), to see where a guest's time from DHCP to the key goes.
+
+usage: dhcpwatch.py IFACE   (runs until killed; one line per message)"""
+import socket, struct, sys
+
+TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM"}
+
+
+def uptime_ms():
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * 1000)
+
+
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind((sys.argv[1], 0))
+while True:
+    f = s.recv(2048)
+    if f[12:14] == b"\x08\x06" and len(f) >= 42:
+        op = struct.unpack("!H", f[20:22])[0]
+        print("dhcpwatch: t_ms=%d arp=%s sender=%s target=%s" % (uptime_ms(), "request" if op == 1 else "reply",
+              socket.inet_ntoa(f[28:32]), socket.inet_ntoa(f[38:42])), flush=True)
+        continue
+    if len(f) >= 54 and f[12:14] == b"\x08\x00" and f[14 + 9] == 6:
+        ihl = (f[14] & 0xF) * 4
+        t = 14 + ihl
+        sport, dport = struct.unpack("!HH", f[t:t + 4])
+        flags = f[t + 13]
+        if 80 in (sport, dport) and flags & 0x07:
+            names = [n for b, n in ((2, "SYN"), (16, "ACK"), (1, "FIN"), (4, "RST")) if flags & b]
+            print("dhcpwatch: t_ms=%d tcp=%s %d->%d" % (uptime_ms(), "+".join(names), sport, dport), flush=True)
+        continue
+    if len(f) < 14 + 20 + 8 + 240 or f[12:14] != b"\x08\x00" or f[14 + 9] != 17:
+        continue
+    ihl = (f[14] & 0xF) * 4
+    udp = 14 + ihl
+    sport, dport = struct.unpack("!HH", f[udp:udp + 4])
+    if {sport, dport} != {67, 68}:
+        continue
+    d = f[udp + 8:]
+    xid = struct.unpack("!I", d[4:8])[0]
+    chaddr = ":".join("%02x" % b for b in d[28:34])
+    mtype, i = "?", 240
+    while i + 1 < len(d) and d[i] != 255:
+        if d[i] == 0:
+            i += 1
+            continue
+        if d[i] == 53:
+            mtype = TYPES.get(d[i + 2], str(d[i + 2]))
+        i += 2 + d[i + 1]
+    print("dhcpwatch: t_ms=%d type=%s xid=%d client=%s" % (uptime_ms(), mtype, xid, chaddr), flush=True)
