@@ -19,8 +19,11 @@ use crate::xen::{events, hypercall};
 
 pub const SINK_PORT: u16 = 5001;
 pub const SOURCE_PORT: u16 = 5002;
-/// Socket buffers: one full 64 KiB window each way without window scaling.
-const BUF: usize = 65535;
+/// The bulk direction's buffer: above 64 KiB, so smoltcp scales its window
+/// (RFC 7323) and the sender is not held to one 64 KiB window per round trip.
+const BULK_BUF: usize = 256 * 1024;
+/// The other direction carries nothing.
+const SMALL_BUF: usize = 2048;
 
 /// The kernel counters a connection is charged with.
 #[derive(Clone, Copy, Default)]
@@ -95,10 +98,18 @@ impl Bench {
 }
 
 fn listen(net: &mut Net, port: u16, name: &'static str) -> Option<Port> {
+    let (rx, tx) = if port == SINK_PORT {
+        (BULK_BUF, SMALL_BUF)
+    } else {
+        (SMALL_BUF, BULK_BUF)
+    };
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; BUF]),
-        tcp::SocketBuffer::new(vec![0; BUF]),
+        tcp::SocketBuffer::new(vec![0; rx]),
+        tcp::SocketBuffer::new(vec![0; tx]),
     );
+    // acknowledge at once: the delayed ACK (10 ms) stalls a bulk sender
+    // whose window is full, one stall per window
+    s.set_ack_delay(None);
     if s.listen(port).is_err() {
         println!("bench: error reason=\"listen on {} failed\"", port);
         return None;
