@@ -178,6 +178,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     println!("appliance: idle");
     let mut xs_ok = true;
     let mut events = alloc::vec::Vec::new();
+    let mut repolled = false;
     loop {
         let now = xen::time::now_ns();
         let mut deadline = None;
@@ -225,6 +226,18 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
             if bench.as_mut().and_then(|b| b.poll(n, connects, now)).is_some() {
                 continue; // bench data moved: let the stack send it now
             }
+            // The app ran after the stack: a socket it just opened (its SYN)
+            // would otherwise wait for an unrelated wakeup (seen: 1 s after
+            // the DHCP lease before the first IMDS connect went out). Once in
+            // a row: a stack that stays due (TX ring full) waits for events.
+            if let Some(t) = n.poll_at(now) {
+                if t <= now && !repolled {
+                    repolled = true;
+                    continue;
+                }
+                deadline = Some(deadline.map_or(t, |d: u64| d.min(t)));
+            }
+            repolled = false;
         }
         xen::block_until(deadline);
         xen::time::timer_fired();

@@ -122,9 +122,14 @@ pub fn up(
             );
         }
         let mut d = dhcpv4::Socket::new();
-        // retry quickly at first (the bridge may still be coming up), then back off
+        // DISCOVER every 4 s (RFC 2131 4.1), not faster: smoltcp takes a new
+        // xid for each DISCOVER and drops OFFERs for older ones, and servers
+        // check that a new address is free before offering it (dnsmasq: 3 ARP
+        // requests 1 s apart, so its OFFER comes 3 s after the DISCOVER). At
+        // 2 s every first OFFER was thrown away; a server that took longer
+        // than the retry for each DISCOVER would never be heard at all.
         let mut retry = dhcpv4::RetryConfig::default();
-        retry.discover_timeout = smoltcp::time::Duration::from_secs(2);
+        retry.discover_timeout = smoltcp::time::Duration::from_secs(4);
         retry.initial_request_timeout = smoltcp::time::Duration::from_secs(2);
         d.set_retry_config(retry);
         dhcp = Some(sockets.add(d));
@@ -216,6 +221,14 @@ impl Net {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// When the stack next needs to run, as things stand now: the app may
+    /// have opened a socket or queued data since `poll` (then it is now).
+    pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
+        self.iface
+            .poll_delay(instant(now_ns), &self.sockets)
+            .map(|d| now_ns + d.total_micros() * 1000)
     }
 
     fn dhcp_events(&mut self) {
