@@ -115,8 +115,9 @@ bench_micro() {
 # The appliance beside a Linux PVH guest on the same Xen, in one harness
 # session (harness/scenarios/bench.sh); build/bench/report.md is the table,
 # raw.csv/raw.json the numbers, xen/ the run's logs. BENCH_* variables in the
-# environment are passed on (e.g. BENCH_RUNS=7); BENCH_BASELINE=raw.json adds
-# an "appliance, before" column.
+# environment are passed on (e.g. BENCH_RUNS=7); BENCH_BASELINE_ELF=old.elf
+# boots an earlier appliance alternately with the others (boot runs only) for
+# an "appliance, before" column (or BENCH_BASELINE=raw.json, an earlier run's).
 bench_xen() {
     build
     local out=$BUILD/bench lg rc=0 envs=() v
@@ -124,7 +125,9 @@ bench_xen() {
     rm -rf "$out/linux-guest"
     mkdir -p "$out/linux-guest"
     cp "$lg"/vmlinux.gz "$lg"/initrd.gz "$lg"/manifest.txt "$out/linux-guest/"
-    for v in $(compgen -e | grep '^BENCH_' | grep -v '^BENCH_BASELINE$' || true); do envs+=(--env "$v=${!v}"); done
+    for v in $(compgen -e | grep '^BENCH_' | grep -v '^BENCH_BASELINE' || true); do envs+=(--env "$v=${!v}"); done
+    rm -f "$out/baseline.elf"
+    [ -z "${BENCH_BASELINE_ELF:-}" ] || { cp "$BENCH_BASELINE_ELF" "$out/baseline.elf" && envs+=(--extra "$out/baseline.elf"); }
     bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/bench.sh" \
         --out "$out/xen" --timeout "${BENCH_TIMEOUT:-2400}" --extra "$out/linux-guest" "${envs[@]}" || rc=$?
     python3 "$ROOT/harness/bench_report.py" "$out/xen/harness.log" "$out" --elf "$ELF" --linux-dir "$out/linux-guest" \
@@ -166,6 +169,9 @@ test_all() {
     if grep -q 'test result: FAILED\|^error' "$BUILD/host-tests.log"; then
         log "host tests failed"; cat "$BUILD/host-tests.log" | tail -50; exit 1
     fi
+    log "bench report unit tests"
+    python3 "$ROOT/harness/test_bench_report.py" >"$BUILD/bench-report-tests.log" 2>&1 ||
+        { cat "$BUILD/bench-report-tests.log"; exit 1; }
     build
     bash "$ROOT/tests/qemu-boot.sh" "$ELF"
     bash "$ROOT/tests/xen-tests.sh" "$ELF"

@@ -6,8 +6,9 @@ build/bench/report.md, raw.csv (one row per measurement) and raw.json
 usage: bench_report.py HARNESS_LOG OUT_DIR [--elf ELF] [--linux-dir DIR]
                        [--disk-image IMG] [--baseline RAW_JSON]
 
---baseline adds an "appliance, before" column from an earlier run's raw.json
-(for before/after comparisons of an optimisation)."""
+An "appliance, before" column comes from the run's own "base" guest (an
+earlier appliance ELF booted alternately in the same session: run.sh's
+BENCH_BASELINE_ELF), else from --baseline, an earlier run's raw.json."""
 import argparse, csv, json, os, shlex, statistics, subprocess, sys, tempfile
 
 NAMES = {"app": "appliance", "linux": "Linux PVH"}
@@ -51,7 +52,7 @@ def stats(values):
 
 def summarize(recs):
     s = {}
-    for g in ("app", "linux"):
+    for g in ("app", "linux", "base"):
         mine = [r for r in recs if r.get("guest") == g]
         boots = [r for r in mine if r.get("kind") == "boot"]
         ok = [r for r in boots if r.get("ok") == "1"]
@@ -214,8 +215,11 @@ def main(argv):
     s = summarize(recs)
     sizes = file_sizes(a.elf, a.linux_dir, a.disk_image)
     base = None
-    if a.baseline:
-        base = json.load(open(a.baseline))["summary"].get("app")
+    if s["base"]["boot_runs"]:
+        base = s["base"]
+    elif a.baseline:
+        with open(a.baseline) as f:
+            base = json.load(f)["summary"].get("app")
     os.makedirs(a.out, exist_ok=True)
     keys = []
     for r in recs:

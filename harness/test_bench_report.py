@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Unit tests of harness/bench_report.py (run: python3 -m unittest harness/test_bench_report.py)."""
+"""Unit tests of harness/bench_report.py (run: python3 harness/test_bench_report.py; ./run.sh test runs it)."""
 import json, os, sys, tempfile, unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -69,8 +69,23 @@ class Report(unittest.TestCase):
             self.assertEqual(len(raw["records"]), 14)
             self.assertEqual(open(os.path.join(d, "a", "raw.csv")).readline().split(",")[:2], ["t_ms", "event"])
             self.assertEqual(br.main([log, os.path.join(d, "b"), "--baseline", os.path.join(d, "a", "raw.json")]), 0)
-            md = open(os.path.join(d, "b", "report.md")).read()
+            with open(os.path.join(d, "b", "report.md")) as f:
+                md = f.read()
             self.assertIn("| appliance, before | appliance | Linux PVH |", md)
+
+    def test_base_guest_in_the_same_run_is_the_before_column(self):
+        log = LOG + "HARNESS: t_ms=20 event=bench kind=boot guest=base run=1 ok=1 why=ok xl_create_ms=3000 key_ms=9000 guest_ms=6000\n"
+        s = br.summarize(br.parse(log.splitlines()))
+        self.assertEqual(s["base"]["key_ms"]["median"], 9000)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "harness.log")
+            with open(path, "w") as f:
+                f.write(log)
+            self.assertEqual(br.main([path, os.path.join(d, "o")]), 0)
+            with open(os.path.join(d, "o", "report.md")) as f:
+                md = f.read()
+            row = next(l for l in md.splitlines() if l.startswith("| boot to key"))
+            self.assertIn("| 9.00 (9.00–9.00, n=1) | 4.00 (3.00–5.00, n=3) |", row)
 
     def test_empty_log_is_a_failure(self):
         with tempfile.TemporaryDirectory() as d:

@@ -9,13 +9,18 @@
 # Knobs (--env): BENCH_RUNS (5), BENCH_IMDS_MODE (v2), BENCH_MEM_APP (32),
 # BENCH_MEM_LINUX (128), BENCH_BISECT (1), BENCH_IDLE_S (30), BENCH_PINGS
 # (1000), BENCH_XFER_MB (16), BENCH_KINDS ("app linux"), BENCH_APP_CMDLINE.
+# A /payload/baseline.elf (run.sh: BENCH_BASELINE_ELF) joins the boot runs
+# as guest "base": an earlier appliance, for before/after in one session.
 A=/payload/guest.elf
 L=/payload/linux-guest
+B=/payload/baseline.elf
 RUNS=${BENCH_RUNS:-5}
 MODE=${BENCH_IMDS_MODE:-v2}
 MEM_APP=${BENCH_MEM_APP:-32}
 MEM_LINUX=${BENCH_MEM_LINUX:-128}
 KINDS=${BENCH_KINDS:-app linux}
+BOOT_KINDS=$KINDS
+[ ! -s "$B" ] || BOOT_KINDS="base $KINDS"
 XFER=$((${BENCH_XFER_MB:-16} * 1048576))
 NESTED='hap = 0
 tsc_mode = "native"'
@@ -32,6 +37,7 @@ cfg() {
     mac=00:16:3e:b0:$(printf '%02x:%02x' $((MACS / 256)) $((MACS % 256)))
     case $1 in
         app) GUEST_MAC=$mac guest_cfg "$2" "$A" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
+        base) GUEST_MAC=$mac guest_cfg "$2" "$B" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
         linux) GUEST_MAC=$mac guest_cfg "$2" "$L/vmlinux.gz" "console=hvc0 quiet" "$3" "ramdisk = \"$L/initrd.gz\"
 $NESTED" ;;
     esac
@@ -76,7 +82,7 @@ to_key() {
 # its first pvclock reading; Linux: uptime, i.e. from its kernel's start)
 guest_ms() {
     case $1 in
-        app) sed -n 's/^cloudinit: done elapsed_ms=\([0-9]*\).*/\1/p' "$(guest_log "$2")" | head -1 ;;
+        app | base) sed -n 's/^cloudinit: done elapsed_ms=\([0-9]*\).*/\1/p' "$(guest_log "$2")" | head -1 ;;
         linux) sed -n 's/^linux-guest: done uptime=\([0-9.]*\).*/\1/p' "$(guest_log "$2")" | awk '{ printf "%d", $1 * 1000 }' ;;
     esac
 }
@@ -99,8 +105,8 @@ bisect() {
     bench "kind=min_memory guest=$kind memory_mib=$hi"
 }
 
-mem_of() { if [ "$1" = app ]; then echo "$MEM_APP"; else echo "$MEM_LINUX"; fi; }
-tmo_of() { if [ "$1" = app ]; then echo 60; else echo 120; fi; }
+mem_of() { if [ "$1" = linux ]; then echo "$MEM_LINUX"; else echo "$MEM_APP"; fi; }
+tmo_of() { if [ "$1" = linux ]; then echo 120; else echo 60; fi; }
 
 # ---- setup: the same DHCP server and metadata service for both ----
 [ -s "$L/vmlinux.gz" ] || check_fail "the Linux guest is in the payload ($L; run.sh bench puts it there)"
@@ -115,13 +121,13 @@ imds_pid=$!
 python3 /payload/dhcpwatch.py xenbr0 >/tmp/dhcpwatch.log 2>&1 &
 watch_pid=$!
 sleep 1
-bench "kind=setup imds_mode=$MODE runs=$RUNS mem_app=$MEM_APP mem_linux=$MEM_LINUX xfer_bytes=$XFER kinds=\"$KINDS\""
+bench "kind=setup imds_mode=$MODE runs=$RUNS mem_app=$MEM_APP mem_linux=$MEM_LINUX xfer_bytes=$XFER kinds=\"$BOOT_KINDS\""
 
 # ---- boot to key, alternating ----
 i=0
 while [ $i -lt "$RUNS" ]; do
     i=$((i + 1))
-    for kind in $KINDS; do
+    for kind in $BOOT_KINDS; do
         name=$kind-$i
         if to_key "$kind" "$name" "$(mem_of $kind)" "$(tmo_of $kind)"; then ok=1; else ok=0; fi
         bench "kind=boot guest=$kind run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS guest_ms=$(guest_ms $kind $name)"
