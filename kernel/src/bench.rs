@@ -169,13 +169,7 @@ fn serve(p: &mut Port, net: &mut Net, now: u64) -> bool {
 fn report(p: &Port, net: &Net, now: u64, t0: u64, c0: Counters, bytes: u64) {
     let c = Counters::now(net);
     let packets = (c.rx_packets - c0.rx_packets) + (c.tx_packets - c0.tx_packets);
-    let per_k = |v: u64| {
-        if packets == 0 {
-            0
-        } else {
-            v * 1000 / packets
-        }
-    };
+    let per_k = |v: u64| (v * 1000).checked_div(packets).unwrap_or(0);
     let (hc, no, up) = (
         c.hypercalls - c0.hypercalls,
         c.notifies - c0.notifies,
