@@ -227,9 +227,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                 continue; // bench data moved: let the stack send it now
             }
             // The app ran after the stack: a socket it just opened (its SYN)
-            // would otherwise wait for an unrelated wakeup (seen: 1 s after
-            // the DHCP lease before the first IMDS connect went out). Once in
-            // a row: a stack that stays due (TX ring full) waits for events.
+            // would otherwise wait for an unrelated wakeup (bench: 1-1.8 s
+            // between the DHCP lease and the first IMDS SYN). Once in a row:
+            // a stack that stays due (TX ring full) waits for events.
             if let Some(t) = n.poll_at(now) {
                 if t <= now && !repolled {
                     repolled = true;
