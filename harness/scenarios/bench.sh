@@ -2,7 +2,7 @@
 # pick, a Linux PVH guest (Debian's cloud kernel, busybox initramfs:
 # harness/build-linux-guest.sh, shipped in the payload as linux-guest/), in
 # one dom0 on one Xen, runs alternating. Each measurement is one
-# `HARNESS: ... event=bench kind=...` line; the host (harness/bench-report.py)
+# `HARNESS: ... event=bench kind=...` line; the host (harness/bench_report.py)
 # turns them into build/bench/report.md and raw files. Both guests run with
 # `hap = 0` and `tsc_mode = "native"` (nested TCG: Linux sees a wrong CR2
 # under HAP and RDTSCP is mis-emulated) and against the same metadata service.
@@ -29,8 +29,8 @@ bench() { harness_log "event=bench $*"; }
 
 # cfg KIND NAME MEM [EXTRA-CMDLINE]: xl config for the appliance or the Linux
 # guest. Every domain gets a MAC of its own: a cloud instance boots once, so
-# DHCP always sees a new client (dnsmasq then ping-checks the address, ~3 s,
-# as ISC dhcpd and others do), never a known lease.
+# DHCP always sees a new client (dnsmasq then checks that the address is
+# free, 3 ARP requests 1 s apart, before it offers it), never a known lease.
 MACS=0
 cfg() {
     MACS=$((MACS + 1))
