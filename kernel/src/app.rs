@@ -89,15 +89,7 @@ pub struct CloudInit {
 }
 
 impl CloudInit {
-    pub fn new(imds_url: Option<&str>, boot_ns: u64) -> Self {
-        let target = match imds_url.map(Target::parse) {
-            Some(Some(t)) => t,
-            Some(None) => {
-                println!("imds: error reason=\"bad imds= option, using the default\"");
-                Target::default()
-            }
-            None => Target::default(),
-        };
+    pub fn new(target: Target, boot_ns: u64) -> Self {
         let seed = arch::rdtsc() as u32;
         CloudInit {
             imds: Imds::new(target, seed),

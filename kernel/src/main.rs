@@ -10,7 +10,6 @@ mod arch;
 mod bench;
 mod boot;
 mod bootinfo;
-mod cmdline;
 mod console;
 mod mem;
 mod net;
@@ -25,7 +24,8 @@ mod trap;
 mod xen;
 
 use bootinfo::BootInfo;
-use cmdline::Options;
+use cloudinit::options::{self, Options};
+use cloudinit::report;
 use power::Reason;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,13 +101,24 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         println!("appliance: error reason=\"{}\"", e);
         power::crash(e);
     }
-    let opts = Options::new(info.cmdline());
+    // A bad option is named and the whole line ignored (defaults: DHCP,
+    // the metadata service at 169.254.169.254, SSH on 22 for admin).
+    let opts = match options::parse(info.cmdline()) {
+        Ok(o) => o,
+        Err(e) => {
+            println!("{} (using the defaults)", report::options_error(&e));
+            Options::default()
+        }
+    };
+    if let Some(line) = report::unknown_options(&opts) {
+        println!("{}", line);
+    }
 
     let Some(hv) = hv else {
         let m = mem::stats();
         println!("mem: total_kib={} free_kib={}", m.total_kib, m.free_kib);
         println!("xen: not-found (no Xen CPUID signature: plain QEMU or bare metal); powering off");
-        if opts.get("selftest") == Some("fault") {
+        if opts.selftest == Some(options::Selftest::Fault) {
             selftest("fault"); // the trap path needs no Xen
         }
         power::shutdown(Reason::Poweroff, "no xen");
@@ -159,21 +170,22 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         power::crash("xenstore setup failed");
     }
 
-    match opts.get("selftest") {
-        Some("gnttab") => selftest_gnttab::run(&mut xs, &mut gnttab),
-        Some(t) => selftest(t),
+    match opts.selftest {
+        Some(options::Selftest::Gnttab) => selftest_gnttab::run(&mut xs, &mut gnttab),
+        Some(t) => selftest(t.name()),
         None => {}
     }
 
-    let mut net = net::up(&mut xs, &mut gnttab, opts.get("ip"), opts.get("gw"), 0);
+    let mut net = net::up(&mut xs, &mut gnttab, opts.ip, opts.gw, 0);
     let mut connects: u32 = net.is_some() as u32;
     net::watch_devices(&mut xs);
-    let mut app = (opts.get("cloudinit") != Some("off"))
-        .then(|| app::CloudInit::new(opts.get("imds"), boot_ns));
-    let mut bench = (opts.get("bench") == Some("on")).then(bench::Bench::new);
+    let mut app = opts
+        .cloudinit
+        .then(|| app::CloudInit::new(opts.imds.clone().unwrap_or_default(), boot_ns));
+    let mut bench = opts.bench.then(bench::Bench::new);
 
     let mut sshd: Option<ssh::Ssh> = None;
-    let mut ssh_tried = opts.get("ssh") == Some("off");
+    let mut ssh_tried = !opts.ssh;
 
     println!("appliance: idle");
     let mut xs_ok = true;
@@ -198,13 +210,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                 if let Some(summary) = a.summary.as_ref() {
                     if !ssh_tried {
                         ssh_tried = true;
-                        sshd = ssh::Ssh::start(
-                            n,
-                            &mut xs,
-                            summary,
-                            opts.get("ssh_port"),
-                            opts.get("ssh_user"),
-                        );
+                        sshd = ssh::Ssh::start(n, &mut xs, summary, opts.ssh_port, &opts.ssh_user);
                     }
                     if let Some(s) = sshd.as_mut() {
                         let facts = ssh::Facts {
@@ -223,7 +229,11 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                     }
                 }
             }
-            if bench.as_mut().and_then(|b| b.poll(n, connects, now)).is_some() {
+            if bench
+                .as_mut()
+                .and_then(|b| b.poll(n, connects, now))
+                .is_some()
+            {
                 continue; // bench data moved: let the stack send it now
             }
             // The app ran after the stack: a socket it just opened (its SYN)
@@ -262,13 +272,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                 }
             }
             if net.is_none() && xenbus_has_vif(&mut xs) {
-                net = net::up(
-                    &mut xs,
-                    &mut gnttab,
-                    opts.get("ip"),
-                    opts.get("gw"),
-                    connects,
-                );
+                net = net::up(&mut xs, &mut gnttab, opts.ip, opts.gw, connects);
                 connects += net.is_some() as u32;
                 if let (Some(s), Some(n)) = (sshd.as_mut(), net.as_mut()) {
                     s.net_changed(n);

@@ -6,6 +6,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::vec::Vec;
 
+use cloudinit::options;
 use netfront::Netfront;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -43,15 +44,6 @@ fn instant(ns: u64) -> Instant {
     Instant::from_micros((ns / 1000) as i64)
 }
 
-/// Parse "a.b.c.d/len".
-fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
-    let (a, l) = s.split_once('/')?;
-    Some(Ipv4Cidr::new(
-        a.parse::<Ipv4Address>().ok()?,
-        l.parse().ok().filter(|l| *l <= 32)?,
-    ))
-}
-
 pub const BACKEND_TOKEN: &str = "netfront-backend";
 pub const DEVICES_TOKEN: &str = "netfront-devices";
 
@@ -60,8 +52,8 @@ pub const DEVICES_TOKEN: &str = "netfront-devices";
 pub fn up(
     xs: &mut Store,
     gt: &mut XenGrantTable,
-    ip: Option<&str>,
-    gw: Option<&str>,
+    ip: Option<options::Ipv4Cidr>,
+    gw: Option<[u8; 4]>,
     reconnects: u32,
 ) -> Option<Net> {
     let devs = match xenbus::enumerate(xs, "vif") {
@@ -98,12 +90,14 @@ pub fn up(
     let mut dhcp = None;
     let mut configured = false;
     let mut gw_static = None;
-    if let Some(cidr) = ip.and_then(parse_cidr) {
+    if let Some(c) = ip {
+        let a = c.addr;
+        let cidr = Ipv4Cidr::new(Ipv4Address::new(a[0], a[1], a[2], a[3]), c.prefix_len);
         configured = true;
         iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::Ipv4(cidr));
         });
-        let gw4 = gw.and_then(|g| g.parse::<Ipv4Address>().ok());
+        let gw4 = gw.map(|g| Ipv4Address::new(g[0], g[1], g[2], g[3]));
         if let Some(g) = gw4 {
             let _ = iface.routes_mut().add_default_ipv4_route(g);
         }
@@ -115,12 +109,6 @@ pub fn up(
         );
         let _ = xenbus::report(xs, "attr/vif/0/ipv4/0", &format!("{}", cidr.address()));
     } else {
-        if let Some(bad) = ip {
-            println!(
-                "net: error reason=\"bad ip= option, using DHCP\" value=\"{}\"",
-                bad
-            );
-        }
         let mut d = dhcpv4::Socket::new();
         // DISCOVER every 4 s (RFC 2131 4.1), not faster: smoltcp takes a new
         // xid for each DISCOVER and drops OFFERs for older ones, and servers

@@ -26,7 +26,6 @@ use crate::store::Store;
 use crate::{console, println, rng};
 
 pub const MAX_SESSIONS: usize = 4;
-const DEFAULT_USER: &str = "admin";
 /// A slot whose socket is still closing after this long is reset.
 const CLOSE_TIMEOUT_NS: u64 = 10_000_000_000;
 /// Poweroff/reboot from a session: time for the answer to reach the client.
@@ -64,17 +63,6 @@ pub struct Ssh {
     logins: u64,
 }
 
-/// `ssh_user=`: a plain login name.
-fn valid_user(u: &str) -> bool {
-    !u.is_empty()
-        && u.len() <= 32
-        && u.bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && u.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 fn listen_socket(net: &mut Net, port: u16) -> SocketHandle {
     let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0; 8192]),
@@ -92,25 +80,9 @@ impl Ssh {
         net: &mut Net,
         xs: &mut Store,
         summary: &Summary,
-        port: Option<&str>,
-        user: Option<&str>,
+        port: u16,
+        user: &str,
     ) -> Option<Ssh> {
-        let port = match port.map(|p| p.parse::<u16>()) {
-            None => 22,
-            Some(Ok(p)) if p > 0 => p,
-            Some(_) => {
-                println!("ssh: error reason=\"bad ssh_port= option\"");
-                return None;
-            }
-        };
-        let user = match user {
-            None => DEFAULT_USER,
-            Some(u) if valid_user(u) => u,
-            Some(_) => {
-                println!("ssh: error reason=\"bad ssh_user= option (a lowercase login name)\"");
-                return None;
-            }
-        };
         let keys: Vec<AuthorizedKey> = match AuthorizedKey::from_public(&summary.key) {
             Ok(k) => vec![k],
             Err(kind) => {

@@ -1,5 +1,6 @@
 //! The kernel command line as typed options: `ip=10.0.0.2/24 gw=10.0.0.1
-//! imds=http://host:port selftest=NAME cloudinit=on|off`. Strict: a value
+//! imds=http://host:port selftest=NAME cloudinit=on|off ssh=on|off
+//! ssh_port=N ssh_user=NAME bench=on|off`. Strict: a value
 //! that does not parse, a key given twice or a gateway without an address
 //! is an error naming the word; keys we do not know are kept, in order, for
 //! the caller to report.
@@ -75,6 +76,13 @@ pub struct Options {
     pub selftest: Option<Selftest>,
     /// `cloudinit=off` brings the network up without fetching metadata.
     pub cloudinit: bool,
+    /// `ssh=off`: no SSH server after the key is fetched.
+    pub ssh: bool,
+    pub ssh_port: u16,
+    /// The one login name SSH accepts.
+    pub ssh_user: String,
+    /// `bench=on`: the TCP sink and source for the benchmarks.
+    pub bench: bool,
     /// Words with keys we do not know, as (key, value); a bare word has
     /// value None.
     pub unknown: Vec<(String, Option<String>)>,
@@ -88,6 +96,10 @@ impl Default for Options {
             imds: None,
             selftest: None,
             cloudinit: true,
+            ssh: true,
+            ssh_port: 22,
+            ssh_user: String::from("admin"),
+            bench: false,
             unknown: Vec::new(),
         }
     }
@@ -126,7 +138,36 @@ impl fmt::Display for OptionError {
     }
 }
 
-const KEYS: [&str; 5] = ["ip", "gw", "imds", "selftest", "cloudinit"];
+const KEYS: [&str; 9] = [
+    "ip",
+    "gw",
+    "imds",
+    "selftest",
+    "cloudinit",
+    "ssh",
+    "ssh_port",
+    "ssh_user",
+    "bench",
+];
+
+fn on_off(v: &str) -> Result<bool, &'static str> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("on or off"),
+    }
+}
+
+/// A plain login name: lowercase letter or `_` first, then lowercase
+/// letters, digits, `_` or `-`; at most 32.
+pub fn valid_user(u: &str) -> bool {
+    u.len() <= 32
+        && u.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
 
 pub fn parse(line: &str) -> Result<Options, OptionError> {
     let mut o = Options::default();
@@ -163,12 +204,19 @@ pub fn parse(line: &str) -> Result<Options, OptionError> {
                 let t = Selftest::ALL.iter().find(|(name, _)| *name == value);
                 o.selftest = Some(t.ok_or_else(|| bad("unknown selftest"))?.1);
             }
+            "cloudinit" => o.cloudinit = on_off(value).map_err(bad)?,
+            "ssh" => o.ssh = on_off(value).map_err(bad)?,
+            "bench" => o.bench = on_off(value).map_err(bad)?,
+            "ssh_port" => {
+                o.ssh_port = parse_decimal(value, 65535)
+                    .filter(|&p| p > 0)
+                    .ok_or_else(|| bad("a port, 1..65535"))? as u16
+            }
             _ => {
-                o.cloudinit = match value {
-                    "on" => true,
-                    "off" => false,
-                    _ => return Err(bad("on or off")),
+                if !valid_user(value) {
+                    return Err(bad("a lowercase login name"));
                 }
+                o.ssh_user = value.into();
             }
         }
     }
@@ -236,6 +284,43 @@ fn parse_cidr(s: &str) -> Result<Ipv4Cidr, &'static str> {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn ssh_and_bench_options() {
+        let o = parse("").unwrap();
+        assert_eq!(
+            (o.ssh, o.ssh_port, o.ssh_user.as_str(), o.bench),
+            (true, 22, "admin", false)
+        );
+        let o = parse("ssh=off ssh_port=2222 ssh_user=ops_1 bench=on").unwrap();
+        assert_eq!(
+            (o.ssh, o.ssh_port, o.ssh_user.as_str(), o.bench),
+            (false, 2222, "ops_1", true)
+        );
+        for bad in [
+            "ssh=no",
+            "ssh_port=0",
+            "ssh_port=65536",
+            "ssh_port=022",
+            "ssh_port=",
+            "ssh_user=Root",
+            "ssh_user=1admin",
+            "ssh_user=",
+            "ssh_user=a/b",
+            "bench=1",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(OptionError::BadValue { .. })),
+                "{}",
+                bad
+            );
+        }
+        assert_eq!(
+            parse("ssh_user=a ssh_user=b"),
+            Err(OptionError::Duplicate("ssh_user"))
+        );
+        assert!(valid_user("_svc-1") && !valid_user(&"a".repeat(33)));
+    }
 
     #[test]
     fn typical_lines() {
