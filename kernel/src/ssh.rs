@@ -325,6 +325,11 @@ impl Ssh {
         if !conn.output().is_empty() {
             return Some(now + 10_000_000); // the socket's buffer is full: retry soon
         }
+        if sock.can_recv() && conn.closed().is_none() {
+            // sunset took no more input until its output drained (key
+            // exchange): no new packet may come to wake us, so come back.
+            return Some(now + 10_000_000);
+        }
         next
     }
 
