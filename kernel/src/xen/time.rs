@@ -1,7 +1,7 @@
 //! Monotonic time from pvclock (vcpu_time_info in shared_info) and the
 //! one-shot timer (VCPUOP_set_singleshot_timer, delivered as VIRQ_TIMER).
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use xenabi::hal::SharedMem;
 use xenabi::shared_info as si;
@@ -33,15 +33,25 @@ pub fn now_ns() -> u64 {
         if s.read_u32(t + si::TIME_VERSION_OFFSET) != version {
             continue;
         }
-        let mut delta = tsc.wrapping_sub(tsc_stamp);
+        // A TSC behind the record's stamp (TSCs not in step across the
+        // pCPUs the vCPU ran on: seen under nested emulation) would wrap to
+        // a huge delta and throw the clock centuries ahead: every deadline
+        // after that is never reached and the domain sleeps for good. Count
+        // it as no time passed; the clock never goes backwards either.
+        let raw = tsc.wrapping_sub(tsc_stamp);
+        let mut delta = if (raw as i64) < 0 { 0 } else { raw };
         if shift >= 0 {
-            delta <<= shift;
+            delta = delta.checked_shl(shift as u32).unwrap_or(u64::MAX);
         } else {
             delta >>= -shift;
         }
-        return system_time.wrapping_add(((delta as u128 * mul as u128) >> 32) as u64);
+        let t = system_time.wrapping_add(((delta as u128 * mul as u128) >> 32) as u64);
+        return LAST_NS.fetch_max(t, Ordering::Relaxed).max(t);
     }
 }
+
+/// The latest time handed out: `now_ns` is monotonic.
+static LAST_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Arm the one-shot timer for absolute system time `deadline_ns`.
 pub fn set_timer(deadline_ns: u64) {
