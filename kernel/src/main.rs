@@ -218,12 +218,9 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
                             summary,
                             target: a.target(),
                         };
+                        // what the sessions queued goes out through the
+                        // repoll below
                         if let Some(r) = s.poll(n, &facts, now) {
-                            deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
-                        }
-                        // what the sessions queued goes out now
-                        let r = n.poll(now);
-                        if let Some(r) = r {
                             deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
                         }
                     }

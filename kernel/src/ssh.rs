@@ -165,15 +165,19 @@ impl Ssh {
         let soon = |d: u64, deadline: &mut Option<u64>| {
             *deadline = Some(deadline.map_or(d, |x| x.min(d)));
         };
-        self.poll_fetch(net, now);
-        if let Some(f) = &self.fetch {
-            if let Some(ex) = &f.exchange {
-                soon(ex.deadline, &mut deadline);
-            }
-        }
         for i in 0..self.slots.len() {
             if let Some(d) = self.poll_slot(i, net, facts, now) {
                 soon(d, &mut deadline);
+            }
+        }
+        // After the slots: a fetch a session just asked for starts now, and
+        // an answer it produced goes out on the slots' next turn, right away.
+        if self.poll_fetch(net, now) {
+            soon(now, &mut deadline);
+        }
+        if let Some(f) = &self.fetch {
+            if let Some(ex) = &f.exchange {
+                soon(ex.deadline, &mut deadline);
             }
         }
         if let Some((reason, at)) = self.power {
@@ -333,10 +337,11 @@ impl Ssh {
         next
     }
 
-    /// Drive the metadata fetch; answer its session when it is over.
-    fn poll_fetch(&mut self, net: &mut Net, now: u64) {
+    /// Drive the metadata fetch; answer its session when it is over (then
+    /// true: that session has output to send).
+    fn poll_fetch(&mut self, net: &mut Net, now: u64) -> bool {
         let Some(f) = self.fetch.as_mut() else {
-            return;
+            return false;
         };
         if let Some(ex) = f.exchange.as_mut() {
             match app::step(ex, net, now) {
@@ -346,12 +351,13 @@ impl Ssh {
                     }
                     f.fetch.on_outcome(outcome);
                 }
-                None => return,
+                None => return false,
             }
         }
         match f.fetch.next() {
             fetch::Step::Request(bytes) => {
                 f.exchange = Some(app::open_exchange(net, &f.target, bytes, now));
+                false
             }
             fetch::Step::Done(result) => {
                 let text = match result {
@@ -360,8 +366,12 @@ impl Ssh {
                 };
                 let slot = f.slot;
                 self.fetch = None;
-                if let Some(c) = self.slots.get_mut(slot).and_then(|s| s.conn.as_mut()) {
-                    c.answer(&text);
+                match self.slots.get_mut(slot).and_then(|s| s.conn.as_mut()) {
+                    Some(c) => {
+                        c.answer(&text);
+                        true
+                    }
+                    None => false,
                 }
             }
         }
