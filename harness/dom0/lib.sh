@@ -16,11 +16,12 @@ check_fail() {
 }
 harness_fail() { check_fail "$*"; }
 
-# check DESCRIPTION COMMAND...: one assertion, logged either way
+# check DESCRIPTION COMMAND...: one assertion, logged either way; returns
+# the command's verdict so that scenarios can skip what depends on it
 check() {
     local desc=$1
     shift
-    if "$@"; then check_pass "$desc"; else check_fail "$desc"; fi
+    if "$@"; then check_pass "$desc"; else check_fail "$desc"; return 1; fi
 }
 
 # guest_cfg NAME KERNEL CMDLINE [MEMORY] [EXTRA-LINES]: writes /tmp/NAME.cfg
@@ -116,6 +117,38 @@ wait_gone() {
     done
     harness_log "event=domain-still-there guest=$1 state=$(domain_state "$1")"
     return 1
+}
+
+# cpu_s NAME: the guest's CPU seconds so far (xl list)
+cpu_s() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $6 }'; }
+
+# check_waits_idle NAME WHAT: a guest that waits (on XenStore, timers) must
+# sleep, not spin: under 0.3 CPU seconds over 3 s
+check_waits_idle() {
+    local a b
+    a=$(cpu_s "$1")
+    sleep 3
+    b=$(cpu_s "$1")
+    harness_log "event=waiting-cpu guest=$1 cpu_s_before=$a cpu_s_after=$b"
+    check "$2 uses no CPU over 3 s ($a -> $b)" awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && b - a < 0.3) }'
+}
+
+# domain_diag NAME: what Xen knows about a guest that stopped talking: its
+# state and CPU seconds twice (blocked or spinning?), where its vCPU is, and
+# Xen's own dump of the domain's vCPUs, event channels and timers
+domain_diag() {
+    local id x
+    id=$(xl domid "$1" 2>/dev/null) || { harness_log "event=diag guest=$1 gone=1"; return 0; }
+    harness_log "event=diag guest=$1 domid=$id list=\"$(xl list "$1" | awk 'NR == 2 { print $5, $6 }')\""
+    sleep 2
+    harness_log "event=diag guest=$1 domid=$id list=\"$(xl list "$1" | awk 'NR == 2 { print $5, $6 }')\""
+    xl vcpu-list "$1" 2>&1 | sed "s/^/[diag $1] /"
+    for x in /usr/lib/xen-*/bin/xenctx; do
+        [ -x "$x" ] && "$x" "$id" 0 2>&1 | head -30 | sed "s/^/[diag $1 xenctx] /"
+    done
+    xl dmesg -c >/dev/null 2>&1
+    for k in q e a; do xl debug-keys "$k" 2>/dev/null; done
+    xl dmesg 2>&1 | tail -n 400 | sed "s/^/[diag $1 xen] /"
 }
 
 # dump_console NAME: print a guest's console so far, each line tagged [NAME]

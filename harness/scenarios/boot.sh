@@ -53,11 +53,13 @@ fi
 guest_cfg gnt "$G" "selftest=gnttab" 32
 if xl_create gnt; then
     check "guest granted a page" wait_console gnt '^gnttab: selftest granted ref=[0-9]+ ' 30
+    check_waits_idle gnt "guest waiting on a XenStore watch"
     python3 /payload/gntmap.py "$(xl domid gnt)" >/tmp/gntmap.log 2>&1
     cat /tmp/gntmap.log
     check "dom0 mapped the grant and read what the guest wrote" grep -q '^gntmap: mapped .* match=1' /tmp/gntmap.log
-    check "end of access refused while dom0 maps it" wait_console gnt '^gnttab: selftest end_access=in-use' 20
-    check "end of access succeeds after unmap" wait_console gnt '^gnttab: selftest end_access=ok after unmap' 20
+    check "end of access refused while dom0 maps it" wait_console gnt '^gnttab: selftest end_access=in-use' 20 &&
+        check "end of access succeeds after unmap" wait_console gnt '^gnttab: selftest end_access=ok after unmap' 20 ||
+        domain_diag gnt
     xl destroy gnt
 fi
 

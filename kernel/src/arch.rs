@@ -97,12 +97,14 @@ pub fn read_cr3() -> u64 {
 
 pub fn interrupts_enable() {
     // SAFETY: the IDT is loaded before anyone enables interrupts (trap::init runs first).
-    unsafe { asm!("sti", options(nomem, nostack)) }
+    // Not `nomem`: the upcall writes memory, so this is a compiler barrier too.
+    unsafe { asm!("sti", options(nostack)) }
 }
 
 pub fn interrupts_disable() {
-    // SAFETY: masking interrupts is always safe.
-    unsafe { asm!("cli", options(nomem, nostack)) }
+    // SAFETY: masking interrupts is always safe. Not `nomem`: loads of what
+    // the upcall writes must not be hoisted above the cli.
+    unsafe { asm!("cli", options(nostack)) }
 }
 
 pub fn interrupts_enabled() -> bool {
@@ -116,8 +118,9 @@ pub fn interrupts_enabled() -> bool {
 /// enabling interrupts and halting (STI's one-instruction shadow).
 pub fn enable_interrupts_and_halt() {
     // SAFETY: the IDT is loaded; the wakeup interrupt runs its handler and
-    // returns here with interrupts enabled.
-    unsafe { asm!("sti", "hlt", options(nomem, nostack)) }
+    // returns here with interrupts enabled. Not `nomem`: the handler wrote
+    // memory the caller reads next.
+    unsafe { asm!("sti", "hlt", options(nostack)) }
 }
 
 /// Stop this CPU for good (only used when there is no Xen to shut us down).

@@ -247,7 +247,6 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
             repolled = false;
         }
         xen::block_until(deadline);
-        xen::time::timer_fired();
         if xs_ok && (xen::events::take_pending(xs_port) || xs.readable()) {
             xs_ok = store::poll(&mut xs, &mut events);
         }
@@ -339,7 +338,6 @@ fn selftest(what: &str) {
             let mut wakes = 0;
             while xen::time::now_ns() < deadline && wakes < 1000 {
                 xen::block_until(Some(deadline));
-                xen::time::timer_fired();
                 wakes += 1;
             }
             let late_us = (xen::time::now_ns() - deadline) / 1000;

@@ -2,12 +2,13 @@
 //! page read-only to dom0 and publish the reference; the harness maps it
 //! through /dev/xen/gntdev, checks the contents and says so in XenStore.
 //! Ending access while dom0 has it mapped must fail ("in use"); after dom0
-//! unmaps, it must succeed.
+//! unmaps, it must succeed. The guest sleeps on XenStore watches meanwhile.
 
 extern crate alloc;
 
 use alloc::format;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use xenabi::hal::{GrantError, GrantTable, SharedMem};
 use xenstore::xenbus;
@@ -19,16 +20,42 @@ use crate::{println, xen};
 
 const WAIT_NS: u64 = 120_000_000_000;
 
-/// Poll `key` until it reads `want` or the wait runs out.
+/// Wait until `key` reads `want` or the wait runs out: a XenStore watch
+/// wakes us when it changes (polling once a second if the watch cannot be
+/// set). Logs how many reads and upcalls that took: a sleeping wait is a few.
 fn wait_key(xs: &mut Store, key: &str, want: &str) -> bool {
-    let deadline = xen::time::now_ns() + WAIT_NS;
+    const TOKEN: &str = "selftest-gnttab";
+    let start = xen::time::now_ns();
+    let deadline = start + WAIT_NS;
+    let upcalls = xen::events::UPCALLS.load(Ordering::Relaxed);
+    let watching = xs.watch(key, TOKEN).is_ok();
+    let mut reads = 0u32;
+    let mut found = false;
     while xen::time::now_ns() < deadline {
+        reads += 1;
         if xs.read_string(key).is_ok_and(|v| v == want) {
-            return true;
+            found = true;
+            break;
         }
-        xen::block_until(Some(xen::time::now_ns() + 100_000_000));
+        let next = deadline.min(xen::time::now_ns() + 1_000_000_000);
+        if !watching || xs.wait_event_for(TOKEN, deadline).is_err() {
+            xen::block_until(Some(next));
+        }
     }
-    false
+    if watching {
+        let _ = xs.unwatch(key, TOKEN);
+        xs.discard_events(TOKEN);
+    }
+    println!(
+        "gnttab: selftest waited key={} found={} watch={} ms={} reads={} upcalls={}",
+        key,
+        found as u8,
+        watching as u8,
+        (xen::time::now_ns() - start) / 1_000_000,
+        reads,
+        xen::events::UPCALLS.load(Ordering::Relaxed) - upcalls
+    );
+    found
 }
 
 pub fn run(xs: &mut Store, gt: &mut XenGrantTable) {

@@ -159,6 +159,9 @@ pub fn yield_cpu() {
 /// upcall between check and hypercall is a lost wakeup.
 pub fn block_until(deadline_ns: Option<u64>) {
     arch::interrupts_disable();
+    // The timer is ours: one that fired for an earlier deadline is no event
+    // for this wait (left pending, every later wait would return at once).
+    time::timer_fired();
     if events::any_pending() {
         arch::interrupts_enable();
         return;
