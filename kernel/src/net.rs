@@ -77,10 +77,10 @@ pub fn up(
     let m = nf.mac;
     println!(
         "netfront: connected device={} mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} backend={} evtchn={} rx_bufs={} tx_bufs={} free_refs={} reconnects={}",
-        nf.path, m[0], m[1], m[2], m[3], m[4], m[5], nf.backend, nf.port, netfront::RX_BUFS, netfront::TX_BUFS, gt.free_count(), reconnects
+        nf.path(), m[0], m[1], m[2], m[3], m[4], m[5], nf.backend(), nf.port, netfront::RX_BUFS, netfront::TX_BUFS, gt.free_count(), reconnects
     );
     // hotplug: the backend going away (xl network-detach) ends this device
-    let _ = xs.watch(&format!("{}/state", nf.backend), BACKEND_TOKEN);
+    let _ = xs.watch(&format!("{}/state", nf.backend()), BACKEND_TOKEN);
     let mut nf = nf;
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(m)));
     config.random_seed = arch::rdtsc();
@@ -121,7 +121,7 @@ pub fn up(
         retry.initial_request_timeout = smoltcp::time::Duration::from_secs(2);
         d.set_retry_config(retry);
         dhcp = Some(sockets.add(d));
-        println!("dhcp: start device={}", nf.path);
+        println!("dhcp: start device={}", nf.path());
     }
     Some(Net {
         nf,
@@ -151,7 +151,7 @@ impl Net {
         if let Some(why) = self.nf.is_down() {
             return Some(why.into());
         }
-        match xenbus::read_state(xs, &self.nf.backend) {
+        match xenbus::read_state(xs, &self.nf.backend()) {
             Ok(s) if s as u8 >= xenbus::State::Closing as u8 => {
                 Some(format!("backend state {:?}", s))
             }
@@ -161,8 +161,8 @@ impl Net {
 
     /// Closing -> end or quarantine every grant -> Closed.
     pub fn close(self, xs: &mut Store, gt: &mut XenGrantTable, why: &str) {
-        let path = self.nf.path.clone();
-        let _ = xs.unwatch(&format!("{}/state", self.nf.backend), BACKEND_TOKEN);
+        let path = alloc::string::String::from(self.nf.path());
+        let _ = xs.unwatch(&format!("{}/state", self.nf.backend()), BACKEND_TOKEN);
         let s = self.nf.stats;
         let quarantined = self.nf.shutdown(xs, gt);
         println!(
@@ -175,7 +175,7 @@ impl Net {
     pub fn poll(&mut self, now_ns: u64) -> Option<u64> {
         if self.nf.is_down().is_none() {
             if let Err(e) = self.nf.poll() {
-                println!("netfront: error device={} reason=\"{}\"", self.nf.path, e);
+                println!("netfront: error device={} reason=\"{}\"", self.nf.path(), e);
             }
         }
         if self.nf.is_down().is_some() {

@@ -442,7 +442,7 @@ fn answer(req: &Request, net: &Net, facts: &Facts, logins: u64, now: u64) -> Str
         }
         Request::Ifconfig => format!(
             "vif0 device={} mac={} mtu=1500\n    inet {} gateway {} ({})\n    {}",
-            net.nf.path,
+            net.nf.path(),
             mac_colons(net),
             addr,
             gw,

@@ -20,7 +20,7 @@ use core::fmt;
 use busdma::{Direction, Map, Tag};
 use xenabi::hal::{EventChannel, GrantTable, PageAlloc, SharedMem, PAGE_SIZE};
 use xenabi::netif as nif;
-use xenstore::xenbus::{self, State};
+use xenstore::xenbus::{self, Frontend, FrontendError, State};
 use xenstore::{Client, Wait};
 
 use ring::FrontRing;
@@ -67,6 +67,13 @@ fn store<E: fmt::Display>(e: E) -> NetError {
     NetError::Store(format!("{}", e))
 }
 
+fn handshake(e: FrontendError) -> NetError {
+    match e {
+        FrontendError::Store(e) => store(e),
+        other => NetError::Backend(format!("{}", other)),
+    }
+}
+
 /// Counters for the console and XenStore.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -95,8 +102,8 @@ struct Buffer<M: SharedMem> {
 }
 
 pub struct Netfront<M: SharedMem, E: EventChannel> {
-    pub path: String,
-    pub backend: String,
+    /// Our half of the xenbus handshake (device and backend paths).
+    fe: Frontend,
     pub backend_id: u16,
     pub mac: [u8; 6],
     pub port: u32,
@@ -163,35 +170,40 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             .and_then(slots::parse_mac)
             .ok_or_else(|| NetError::Backend(format!("{}: missing or bad mac", dev.path)))?;
         let peer = dev.backend_id;
-        xenbus::set_state(xs, &dev.path, State::Initialising).map_err(store)?;
-
         let deadline = xs.waiter().now_ns() + CONNECT_TIMEOUT_NS;
-        let s = xenbus::wait_state(xs, &dev.backend, deadline, |s| {
+        let mut fe = Frontend::new(dev.clone());
+        // Nothing granted yet: a failure up to the rings only has to say Closed.
+        let give_up = |xs: &mut Client<XM, W>, fe: &mut Frontend, e: NetError| {
+            let _ = fe.switch(xs, State::Closed);
+            let _ = fe.unwatch_backend(xs);
+            e
+        };
+        fe.switch(xs, State::Initialising).map_err(handshake)?;
+        if let Err(e) = fe.wait_backend(xs, deadline, |s| {
             s == State::InitWait || s == State::Connected
-        })
-        .map_err(store)?;
-        if s != State::InitWait && s != State::Connected {
-            return Err(NetError::Backend(format!(
-                "backend state {:?}, wanted InitWait",
-                s
-            )));
+        }) {
+            return Err(give_up(xs, &mut fe, handshake(e)));
         }
         let rx_copy = xs
             .read_string(&format!("{}/feature-rx-copy", dev.backend))
             .unwrap_or_default();
         if rx_copy.trim() != "1" {
-            return Err(NetError::Backend(String::from(
+            let e = NetError::Backend(String::from(
                 "no feature-rx-copy (page flipping is not supported)",
-            )));
+            ));
+            return Err(give_up(xs, &mut fe, e));
         }
 
         // Rings: one page each, granted writable to the backend.
-        let tx_buf = buffer(gt, pa, peer, Direction::FromDevice)?;
+        let tx_buf = match buffer(gt, pa, peer, Direction::FromDevice) {
+            Ok(b) => b,
+            Err(e) => return Err(give_up(xs, &mut fe, e)),
+        };
         let rx_buf = match buffer(gt, pa, peer, Direction::FromDevice) {
             Ok(b) => b,
             Err(e) => {
                 release(gt, tx_buf.map, tx_buf.page);
-                return Err(e);
+                return Err(give_up(xs, &mut fe, e));
             }
         };
         let port = match events.alloc_unbound(peer) {
@@ -199,7 +211,8 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             Err(e) => {
                 release(gt, tx_buf.map, tx_buf.page);
                 release(gt, rx_buf.map, rx_buf.page);
-                return Err(NetError::Backend(format!("evtchn: {}", e)));
+                let e = NetError::Backend(format!("evtchn: {}", e));
+                return Err(give_up(xs, &mut fe, e));
             }
         };
         let (tx, rx) = (
@@ -207,8 +220,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE),
         );
         let mut nf = Netfront {
-            path: dev.path.clone(),
-            backend: dev.backend.clone(),
+            fe,
             backend_id: peer,
             mac,
             port,
@@ -230,8 +242,9 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         match nf.finish_connect(xs, gt, pa, deadline) {
             Ok(()) => Ok(nf),
             Err(e) => {
-                // nothing may stay granted to a backend we gave up on
-                let _ = xenbus::set_state(xs, &nf.path, State::Closed);
+                // nothing may stay granted to a backend we gave up on:
+                // close the handshake first so that it lets go of the rings
+                nf.close_handshake(xs);
                 nf.release(gt);
                 Err(e)
             }
@@ -259,7 +272,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         self.rx.push_requests();
 
         let (tx_ref, rx_ref, p) = (self.ring_grefs[0], self.ring_grefs[1], self.port);
-        let path = self.path.clone();
+        let path = self.fe.dev.path.clone();
         xs.transaction(|xs, t| {
             let w = |xs: &mut Client<XM, W>, k: &str, v: String| {
                 xs.write_tx(t, &format!("{}/{}", path, k), v.as_bytes())
@@ -276,17 +289,26 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             w(xs, "feature-ipv6-csum-offload", String::from("0"))
         })
         .map_err(store)?;
-        xenbus::set_state(xs, &self.path, State::Connected).map_err(store)?;
-        let s = xenbus::wait_state(xs, &self.backend, deadline, |s| {
-            s == State::Connected || s as u8 >= State::Closing as u8
-        })
-        .map_err(store)?;
+        self.fe.switch(xs, State::Connected).map_err(handshake)?;
+        let s = self
+            .fe
+            .wait_backend(xs, deadline, |s| {
+                s == State::Connected || s as u8 >= State::Closing as u8
+            })
+            .map_err(|e| match e {
+                FrontendError::Timeout(s) => {
+                    NetError::Backend(format!("backend did not connect (state {:?})", s))
+                }
+                e => handshake(e),
+            })?;
         if s != State::Connected {
             return Err(NetError::Backend(format!(
                 "backend did not connect (state {:?})",
                 s
             )));
         }
+        // the owner watches the backend from here on, under its own token
+        let _ = self.fe.unwatch_backend(xs);
         self.events.unmask(self.port);
         self.notify();
         Ok(())
@@ -483,18 +505,30 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
     /// Take the device down: Closing, Closed, wait for the backend to let go,
     /// then end every grant (one still in use stays quarantined, counted).
     pub fn shutdown<G: GrantTable, XM: SharedMem, W: Wait>(
-        self,
+        mut self,
         xs: &mut Client<XM, W>,
         gt: &mut G,
     ) -> usize {
-        // Netback unmaps our rings when we reach Closed, then goes Closed
-        // itself (or its directory vanishes, which reads as Closed): end
-        // our grants after that, so they are free rather than quarantined.
-        let _ = xenbus::set_state(xs, &self.path, State::Closing);
-        let _ = xenbus::set_state(xs, &self.path, State::Closed);
-        let deadline = xs.waiter().now_ns() + CLOSE_TIMEOUT_NS;
-        let _ = xenbus::wait_state(xs, &self.backend, deadline, |s| s == State::Closed);
+        self.close_handshake(xs);
         self.release(gt)
+    }
+
+    /// Closing, then Closed, each answered (bounded) by the backend: netback
+    /// unmaps our rings on the way, so the grants end free rather than
+    /// quarantined. A backend that vanished ends the wait at once.
+    fn close_handshake<XM: SharedMem, W: Wait>(&mut self, xs: &mut Client<XM, W>) {
+        let deadline = xs.waiter().now_ns() + CLOSE_TIMEOUT_NS;
+        let _ = self.fe.close(xs, deadline);
+    }
+
+    /// Our device's XenStore directory (`device/vif/N`).
+    pub fn path(&self) -> &str {
+        &self.fe.dev.path
+    }
+
+    /// The backend's XenStore directory.
+    pub fn backend(&self) -> &str {
+        &self.fe.dev.backend
     }
 
     /// End every grant and free the pages; a grant the backend still uses is

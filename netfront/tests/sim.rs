@@ -448,6 +448,28 @@ fn hostile_backend_never_connects() {
 }
 
 #[test]
+fn a_backend_without_rx_copy_is_refused_and_told_closed() {
+    let mut e = env(None);
+    e.xs.waiter()
+        .xsd
+        .borrow_mut()
+        .tool_rm("/local/domain/0/backend/vif/1/0/feature-rx-copy");
+    let gt = e.gt.clone();
+    let err = connect(&mut e).err().expect("connect must fail");
+    assert!(
+        matches!(err, NetError::Backend(ref m) if m.contains("feature-rx-copy")),
+        "{:?}",
+        err
+    );
+    assert_eq!(gt.allocated_refs(), 0, "nothing was granted");
+    assert_eq!(
+        e.xs.read_string("device/vif/0/state").unwrap(),
+        "6",
+        "frontend says Closed, not left in Initialising"
+    );
+}
+
+#[test]
 fn a_few_spurious_events_are_tolerated() {
     let mut e = env(None);
     let mut nf = connect(&mut e).unwrap();

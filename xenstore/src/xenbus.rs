@@ -64,13 +64,6 @@ pub fn read_state<M: SharedMem, W: Wait>(c: &mut Client<M, W>, path: &str) -> Re
     }
 }
 
-pub fn set_state<M: SharedMem, W: Wait>(c: &mut Client<M, W>, path: &str, s: State) -> Result<()> {
-    c.write(
-        &format!("{}/state", path),
-        format!("{}", s as u8).as_bytes(),
-    )
-}
-
 /// The devices of one kind (`vif`, `vbd`, ...) the toolstack gave us.
 pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Result<Vec<Device>> {
     let ids = match c.directory(&format!("device/{}", kind)) {
@@ -99,37 +92,6 @@ pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Res
         });
     }
     Ok(out)
-}
-
-/// Wait until the state at `path` satisfies `accept`, or the deadline.
-/// Returns the last state seen (check it with `accept` again on timeout).
-/// Watch events for other tokens stay queued for the main loop.
-pub fn wait_state<M: SharedMem, W: Wait>(
-    c: &mut Client<M, W>,
-    path: &str,
-    deadline_ns: u64,
-    accept: impl Fn(State) -> bool,
-) -> Result<State> {
-    let node = format!("{}/state", path);
-    let token = format!("wait:{}", node);
-    c.watch(&node, &token)?;
-    let result = loop {
-        let s = match read_state(c, path) {
-            Ok(s) => s,
-            Err(e) => break Err(e),
-        };
-        if accept(s) {
-            break Ok(s);
-        }
-        match c.wait_event_for(&token, deadline_ns) {
-            Ok(Some(_)) => continue,
-            Ok(None) => break Ok(s),
-            Err(e) => break Err(e),
-        }
-    };
-    let _ = c.unwatch(&node, &token);
-    c.discard_events(&token);
-    result
 }
 
 /// A backend's state node, with "gone" (the node or the whole backend

@@ -188,6 +188,7 @@ fn xenbus_enumerates_devices_and_states() {
         );
         x.tool_write("/local/domain/1/device/vif/0/backend-id", b"0");
         x.tool_write("/local/domain/1/device/vif/0/mac", b"00:16:3e:00:00:02");
+        x.tool_write("/local/domain/1/device/vif/0/state", b"1");
         x.tool_write("/local/domain/0/backend/vif/1/0/state", b"2");
         x.tool_set_perms("/local/domain/0/backend/vif/1/0/state", &[(0, 'r')]);
     }
@@ -199,7 +200,9 @@ fn xenbus_enumerates_devices_and_states() {
     assert_eq!(devs[0].mac.as_deref(), Some("00:16:3e:00:00:02"));
     assert!(xenbus::enumerate(&mut c, "vbd").unwrap().is_empty());
 
-    xenbus::set_state(&mut c, "device/vif/0", State::Initialised).unwrap();
+    let mut f = Frontend::new(devs[0].clone());
+    f.switch(&mut c, State::Initialising).unwrap();
+    f.switch(&mut c, State::Initialised).unwrap();
     assert_eq!(
         xsd.borrow()
             .tool_read("/local/domain/1/device/vif/0/state")
@@ -210,8 +213,8 @@ fn xenbus_enumerates_devices_and_states() {
     assert_eq!(xenbus::read_state(&mut c, be).unwrap(), State::InitWait);
     // a backend stuck in InitWait: the wait ends at the deadline
     let deadline = clock.now_ns() + 50_000_000;
-    let s = xenbus::wait_state(&mut c, be, deadline, |s| s == State::Connected).unwrap();
-    assert_eq!(s, State::InitWait);
+    let r = f.wait_backend(&mut c, deadline, |s| s == State::Connected);
+    assert_eq!(r, Err(FrontendError::Timeout(State::InitWait)));
     assert!(clock.now_ns() >= deadline);
     // a backend that went away reads as Closed
     xsd.borrow_mut().tool_rm(be);
@@ -797,12 +800,7 @@ fn a_shutdown_request_during_a_backend_wait_is_not_lost() {
             sent = true;
         }
     }));
-    // both the plain helper and the Frontend wait leave others' events queued
-    let s = xenbus::wait_state(&mut c, &dev.backend, clock.now_ns() + 20_000_000, |s| {
-        s == State::Connected
-    })
-    .unwrap();
-    assert_eq!(s, State::Initialising);
+    // the Frontend's wait leaves others' events queued
     let mut f = Frontend::new(dev);
     let _ = f.wait_backend(&mut c, clock.now_ns() + 20_000_000, |s| {
         s == State::Connected
