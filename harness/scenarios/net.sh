@@ -18,7 +18,7 @@ if xl_create net; then
     check "counters published in xenstore" sh -c "xenstore-read /local/domain/$domid/data/netfront/stats | grep -q 'rx_packets=[1-9]'"
     check "address published in attr/vif/0/ipv4/0" [ "$(xenstore-read /local/domain/$domid/attr/vif/0/ipv4/0)" = 10.0.0.2 ]
     xl network-detach net 0
-    check "netfront closes on detach" wait_console net '^netfront: closed device=device/vif/0' 30
+    check "netfront closes on detach, every grant ended (none quarantined)" wait_console net '^netfront: closed device=device/vif/0 .* quarantined=0 ' 30
     xl network-attach net bridge=xenbr0 mac=$MAC
     check "netfront reconnects after attach" wait_console net '^netfront: connected device=device/vif/0 .*reconnects=1' 60
     ping -c 20 -i 0.05 -W 2 10.0.0.2 >/tmp/ping2.log 2>&1
