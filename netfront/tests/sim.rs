@@ -514,3 +514,17 @@ fn backend_closing_mid_transfer() {
     e.nb.borrow_mut().begin_close();
     assert_clean_close(e, nf);
 }
+
+#[test]
+fn a_detach_waits_for_a_slow_backend_to_let_go() {
+    // `xl network-detach`: the toolstack writes the backend's Closing before
+    // netback has unmapped anything; netback does so some time after our
+    // own Closing. Ending the grants before it says Closed would quarantine
+    // the rings (seen on real Xen).
+    let mut e = env(None);
+    let mut nf = connect(&mut e).unwrap();
+    nf.send_with(200, |b| b.fill(7)).unwrap();
+    e.nb.borrow_mut().begin_close();
+    e.nb.borrow_mut().close_lag = 20;
+    assert_clean_close(e, nf);
+}

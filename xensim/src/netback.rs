@@ -62,6 +62,9 @@ pub struct SimNetback {
     pub from_guest: Vec<Vec<u8>>,
     pub misbehave: Option<NetMisbehave>,
     pub connected: bool,
+    /// Steps netback takes to notice a closing frontend (real netback runs
+    /// asynchronously: the toolstack's Closing is not yet its disconnect).
+    pub close_lag: u32,
 }
 
 const TX_SIZE: u32 = nif::TX_RING_SIZE as u32;
@@ -119,6 +122,7 @@ impl SimNetback {
             from_guest: Vec::new(),
             misbehave: None,
             connected: false,
+            close_lag: 0,
         }
     }
 
@@ -157,6 +161,10 @@ impl SimNetback {
             return;
         }
         if fstate == 6 || fstate == 5 {
+            if self.close_lag > 0 {
+                self.close_lag -= 1;
+                return;
+            }
             // frontend closing: unmap the rings and report Closed
             self.disconnect();
             return;

@@ -275,25 +275,32 @@ impl Frontend {
         }
     }
 
-    /// Orderly shutdown: Closing, wait (bounded) for the backend to close
-    /// or vanish, then Closed. Ends with Closed published even if the
-    /// backend never answered, and stops watching it.
+    /// Orderly shutdown: Closing, wait for the backend to close or vanish,
+    /// Closed, wait for the backend's Closed (or for it to vanish): only then
+    /// has it let go of what we granted. A Closing the toolstack wrote on
+    /// detach comes before the backend's own disconnect, so the first wait
+    /// alone proves nothing. Both waits end by `deadline_ns`; Closed is
+    /// published even if the backend never answered; stops watching it.
     pub fn close<M: SharedMem, W: Wait>(
         &mut self,
         c: &mut Client<M, W>,
         deadline_ns: u64,
     ) -> core::result::Result<(), FrontendError> {
-        let waited = self.switch(c, State::Closing).and_then(|_| {
-            match self.wait_backend(c, deadline_ns, |s| {
-                matches!(s, State::Closing | State::Closed | State::Unknown)
-            }) {
-                Ok(_) | Err(FrontendError::BackendGone) => Ok(()),
-                Err(e) => Err(e),
-            }
-        });
+        let wait_for = |f: &mut Self, c: &mut Client<M, W>, closing: bool| match f.wait_backend(
+            c,
+            deadline_ns,
+            |s| matches!(s, State::Closed | State::Unknown) || (closing && s == State::Closing),
+        ) {
+            Ok(_) | Err(FrontendError::BackendGone) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let waited = self
+            .switch(c, State::Closing)
+            .and_then(|_| wait_for(self, c, true));
         let closed = self.switch(c, State::Closed);
+        let released = wait_for(self, c, false);
         let unwatched = self.unwatch_backend(c).map_err(FrontendError::Store);
-        waited.and(closed).and(unwatched)
+        waited.and(closed).and(released).and(unwatched)
     }
 }
 
