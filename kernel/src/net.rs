@@ -151,7 +151,7 @@ impl Net {
         if let Some(why) = self.nf.is_down() {
             return Some(why.into());
         }
-        match xenbus::read_state(xs, &self.nf.backend()) {
+        match xenbus::read_state(xs, self.nf.backend()) {
             Ok(s) if s as u8 >= xenbus::State::Closing as u8 => {
                 Some(format!("backend state {:?}", s))
             }

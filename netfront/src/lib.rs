@@ -290,17 +290,12 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         })
         .map_err(store)?;
         self.fe.switch(xs, State::Connected).map_err(handshake)?;
-        let s = self
-            .fe
-            .wait_backend(xs, deadline, |s| {
-                s == State::Connected || s as u8 >= State::Closing as u8
-            })
-            .map_err(|e| match e {
-                FrontendError::Timeout(s) => {
-                    NetError::Backend(format!("backend did not connect (state {:?})", s))
-                }
-                e => handshake(e),
-            })?;
+        let s = match self.fe.wait_backend(xs, deadline, |s| {
+            s == State::Connected || s as u8 >= State::Closing as u8
+        }) {
+            Ok(s) | Err(FrontendError::Timeout(s)) => s,
+            Err(e) => return Err(handshake(e)),
+        };
         if s != State::Connected {
             return Err(NetError::Backend(format!(
                 "backend did not connect (state {:?})",
