@@ -139,9 +139,9 @@ check_waits_idle() {
 domain_diag() {
     local id x
     id=$(xl domid "$1" 2>/dev/null) || { harness_log "event=diag guest=$1 gone=1"; return 0; }
-    harness_log "event=diag guest=$1 domid=$id list=\"$(xl list "$1" | awk 'NR == 2 { print $5, $6 }')\""
+    harness_log "event=diag guest=$1 domid=$id state=$(domain_state "$1") cpu_s=$(cpu_s "$1")"
     sleep 2
-    harness_log "event=diag guest=$1 domid=$id list=\"$(xl list "$1" | awk 'NR == 2 { print $5, $6 }')\""
+    harness_log "event=diag guest=$1 domid=$id state=$(domain_state "$1") cpu_s=$(cpu_s "$1")"
     xl vcpu-list "$1" 2>&1 | sed "s/^/[diag $1] /"
     for x in /usr/lib/xen-*/bin/xenctx; do
         [ -x "$x" ] && "$x" "$id" 0 2>&1 | head -30 | sed "s/^/[diag $1 xenctx] /"
@@ -149,6 +149,22 @@ domain_diag() {
     xl dmesg -c >/dev/null 2>&1
     for k in q e a; do xl debug-keys "$k" 2>/dev/null; done
     xl dmesg 2>&1 | tail -n 400 | sed "s/^/[diag $1 xen] /"
+}
+
+# check_gnttab_selftest NAME TAG: a guest booted with selftest=gnttab grants
+# dom0 a page; dom0 maps it (gntmap.py) while the guest, asleep on a watch,
+# must fail to end access, then succeed once dom0 unmaps. A guest that stops
+# answering gets domain_diag. TAG prefixes the check names.
+check_gnttab_selftest() {
+    local n=$1 t=$2
+    check "${t}guest granted a page" wait_console "$n" '^gnttab: selftest granted ref=[0-9]+ ' 30
+    check_waits_idle "$n" "${t}guest waiting on a XenStore watch"
+    python3 /payload/gntmap.py "$(xl domid "$n")" >/tmp/gntmap.log 2>&1
+    cat /tmp/gntmap.log
+    check "${t}dom0 mapped the grant and read what the guest wrote" grep -q '^gntmap: mapped .* match=1' /tmp/gntmap.log
+    check "${t}end of access refused while dom0 maps it" wait_console "$n" '^gnttab: selftest end_access=in-use' 20 &&
+        check "${t}end of access succeeds after unmap" wait_console "$n" '^gnttab: selftest end_access=ok after unmap' 20 ||
+        domain_diag "$n"
 }
 
 # dump_console NAME: print a guest's console so far, each line tagged [NAME]

@@ -157,9 +157,9 @@ for kind in $KINDS; do
     log=$(guest_log "$name")
     ip=$(tr -d '\r' <"$log" | sed -n 's/^dhcp: lease ip=\([0-9.]*\).*/\1/p' | head -1)
     sleep 2
-    cpu0=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+    cpu0=$(cpu_s "$name")
     sleep "${BENCH_IDLE_S:-30}"
-    cpu1=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+    cpu1=$(cpu_s "$name")
     bench "kind=idle guest=$kind seconds=${BENCH_IDLE_S:-30} cpu_s_before=$cpu0 cpu_s_after=$cpu1 state=$(domain_state "$name")"
     bench "kind=ping guest=$kind ip=$ip $(timeout 300 python3 /payload/benchnet.py ping "$ip" "${BENCH_PINGS:-1000}" 0.01 2>&1 | tail -1)"
     for dir in to_guest from_guest; do

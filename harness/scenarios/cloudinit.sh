@@ -99,9 +99,9 @@ for mode in ${IMDS_MODES:-v2 v1}; do
         check "[$mode] ssh listening" wait_console "$name" '^ssh: listening port=22 user=admin keys=1 ' 30
         [ "$mode" = v2 ] && ssh_checks "$name" "$ip4"
         sleep 1
-        cpu0=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+        cpu0=$(cpu_s "$name")
         sleep 5
-        cpu1=$(xl list "$name" | awk 'NR == 2 { print $6 }')
+        cpu1=$(cpu_s "$name")
         st=$(domain_state "$name")
         harness_log "event=idle mode=$mode state=$st cpu_s_before=$cpu0 cpu_s_after=$cpu1"
         check "[$mode] idle after the key: blocked ($st), no CPU over 5 s ($cpu0 -> $cpu1)" \
