@@ -26,7 +26,7 @@ REPO=$(cd "$HARNESS/.." && pwd)
 CACHE=${XEN_HARNESS_CACHE:-$REPO/.cache/xen-harness}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=xen-utils-4.17,xen-hypervisor-4.17-amd64,linux-image-amd64,iproute2,dnsmasq-base,python3,kmod,busybox,procps,openssh-client,qemu-system-xen
+PACKAGES=xen-utils-4.17,xen-hypervisor-4.17-amd64,linux-image-amd64,iproute2,dnsmasq-base,python3,kmod,busybox,procps,openssh-client,qemu-system-xen,hping3,tcpdump
 # Kernel modules dom0 loads (with their dependencies); all others are dropped.
 MODULES="xen-netback bridge xen-gntalloc xen-evtchn xen-gntdev xenfs xen-privcmd tun"
 
