@@ -24,8 +24,7 @@ mod trap;
 mod xen;
 
 use bootinfo::BootInfo;
-use cloudinit::options::{self, Options};
-use cloudinit::report;
+use runtime::options::{self, Options};
 use power::Reason;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -106,11 +105,11 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     let opts = match options::parse(info.cmdline()) {
         Ok(o) => o,
         Err(e) => {
-            println!("{} (using the defaults)", report::options_error(&e));
+            println!("{} (using the defaults)", options::options_error(&e));
             Options::default()
         }
     };
-    if let Some(line) = report::unknown_options(&opts) {
+    if let Some(line) = options::unknown_options(&opts) {
         println!("{}", line);
     }
 

@@ -6,7 +6,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::vec::Vec;
 
-use cloudinit::options;
+use runtime::options;
 use netfront::Netfront;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;

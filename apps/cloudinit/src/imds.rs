@@ -12,7 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::http::{self, HttpError, Response};
-use crate::options;
+use crate::addr;
 use crate::sshkey::{self, PublicKey};
 
 pub const DEFAULT_HOST: [u8; 4] = [169, 254, 169, 254];
@@ -42,10 +42,10 @@ impl Target {
         let rest = url.strip_prefix("http://")?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = match rest.split_once(':') {
-            Some((h, p)) => (h, options::parse_decimal(p, 65535)? as u16),
+            Some((h, p)) => (h, addr::parse_decimal(p, 65535)? as u16),
             None => (rest, 80),
         };
-        let addr = options::parse_ipv4(host)?;
+        let addr = addr::parse_ipv4(host)?;
         (port != 0).then_some(Target { addr, port })
     }
 

@@ -9,11 +9,11 @@
 extern crate alloc;
 
 mod ecpoint;
+pub mod addr;
 pub mod exchange;
 pub mod fetch;
 pub mod http;
 pub mod imds;
-pub mod options;
 pub mod report;
 pub mod sha256;
 pub mod sshkey;

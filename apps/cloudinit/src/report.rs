@@ -11,10 +11,9 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use crate::imds::{Summary, Target};
-use crate::options::Options;
 
 /// Append ` key=value`, quoting the value when it needs it.
-fn field(out: &mut String, key: &str, value: &str) {
+pub fn field(out: &mut String, key: &str, value: &str) {
     out.push(' ');
     out.push_str(key);
     out.push('=');
@@ -22,8 +21,11 @@ fn field(out: &mut String, key: &str, value: &str) {
 }
 
 /// A value is bare when it is non-empty printable ASCII without space,
-/// quote, backslash or `=`; otherwise it is `"..."` with `\"`, `\\` and
-/// `\xNN` (control bytes) or `\u{...}` (other control characters) escapes.
+/// quote, backslash or `=`; otherwise it is `"..."` with `\"`, `\\`,
+/// `\xNN` (ASCII control bytes) and `\u{...}` (everything outside ASCII)
+/// escapes. Escaping all of non-ASCII, not just C0/C1 controls, keeps out
+/// what a peer could use to make a line read differently than it parses:
+/// bidi overrides, line separators, zero-width and look-alike characters.
 pub fn push_value(out: &mut String, value: &str) {
     let bare = !value.is_empty()
         && value
@@ -38,10 +40,10 @@ pub fn push_value(out: &mut String, value: &str) {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x80 && c.is_control() => {
+            c if c.is_ascii_control() => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() => {
+            c if !c.is_ascii() => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -103,10 +105,17 @@ pub fn ssh_key(sum: &Summary) -> String {
 }
 
 /// `ssh-key: <the key line>`: the line itself, for copying into
-/// authorized_keys; it was validated as printable, one line.
+/// authorized_keys. Its comment is printed only when it is plain printable
+/// ASCII (the `cloudinit: ssh-key` line shows any comment quoted): a peer's
+/// bidi or look-alike characters must not reach the console raw.
 pub fn key_line(sum: &Summary) -> String {
+    let k = &sum.key;
     let mut s = String::from("ssh-key: ");
-    s.push_str(&sum.key.line);
+    if k.comment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        s.push_str(&k.line);
+    } else {
+        s.push_str(k.line.split(' ').take(2).collect::<Vec<_>>().join(" ").as_str());
+    }
     s
 }
 
@@ -132,34 +141,6 @@ pub fn success_lines(sum: &Summary, elapsed_ms: u64) -> [String; 4] {
         key_line(sum),
         done(elapsed_ms),
     ]
-}
-
-/// `options: unknown key=value ...` for words the command line parser did
-/// not know (None when there were none).
-pub fn unknown_options(o: &Options) -> Option<String> {
-    if o.unknown.is_empty() {
-        return None;
-    }
-    let mut s = String::from("options: unknown");
-    for (k, v) in &o.unknown {
-        match v {
-            Some(v) => field(&mut s, k, v),
-            None => {
-                s.push(' ');
-                push_value(&mut s, k);
-            }
-        }
-    }
-    Some(s)
-}
-
-/// `options: error reason="..."`
-pub fn options_error(e: &crate::options::OptionError) -> String {
-    let mut s = String::from("options: error");
-    let mut why = String::new();
-    let _ = write!(why, "{}", e);
-    field(&mut s, "reason", &why);
-    s
 }
 
 /// XenStore paths, relative to the domain's home.
@@ -221,8 +202,10 @@ mod tests {
         assert_eq!(value("a=b"), "\"a=b\"");
         assert_eq!(value("say \"hi\"\\"), "\"say \\\"hi\\\"\\\\\"");
         assert_eq!(value("line\nbreak\r\x1b"), "\"line\\x0abreak\\x0d\\x1b\"");
-        assert_eq!(value("Jürgen"), "\"Jürgen\"");
+        assert_eq!(value("Jürgen"), "\"J\\u{fc}rgen\"");
         assert_eq!(value("c1\u{85}"), "\"c1\\u{85}\"");
+        // bidi override, line separator, zero-width space: all escaped
+        assert_eq!(value("a\u{202e}b\u{2028}c\u{200b}"), "\"a\\u{202e}b\\u{2028}c\\u{200b}\"");
     }
 
     #[test]
@@ -267,14 +250,6 @@ mod tests {
             xenstore_error("x"),
             [(XS_ERROR, "x".into()), (XS_STATUS, "error".into())]
         );
-        let o = crate::options::parse("quiet console=hvc0 a=\"b\"").unwrap();
-        assert_eq!(
-            unknown_options(&o).unwrap(),
-            "options: unknown quiet console=hvc0 a=\"\\\"b\\\"\""
-        );
-        assert_eq!(unknown_options(&crate::options::parse("").unwrap()), None);
-        let e = crate::options::parse("gw=1.2.3.4").unwrap_err();
-        assert_eq!(options_error(&e), "options: error reason=\"gw= needs ip=\"");
     }
 
     #[test]
@@ -284,8 +259,13 @@ mod tests {
         s.key_name = "a\nb".into();
         s.instance_id = Some("i-1\r\nfake: line".into());
         s.hostname = Some("h\u{2028}x".into());
+        s.key.comment = "me\u{202e}tsoh".into();
+        let bare: Vec<&str> = KEY.split(' ').take(2).collect();
+        let bare = bare.join(" ");
+        s.key.line = alloc::format!("{} {}", bare, s.key.comment);
         for line in success_lines(&s, 0).iter().chain([error("x\ny")].iter()) {
-            assert!(!line.contains(['\n', '\r']), "{:?}", line);
+            assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", line);
         }
+        assert_eq!(key_line(&s), alloc::format!("ssh-key: {}", bare));
     }
 }

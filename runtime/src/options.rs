@@ -1,4 +1,4 @@
-//! The kernel command line as typed options: `ip=10.0.0.2/24 gw=10.0.0.1
+//! The boot command line as typed options: `ip=10.0.0.2/24 gw=10.0.0.1
 //! imds=http://host:port selftest=NAME cloudinit=on|off ssh=on|off
 //! ssh_port=N ssh_user=NAME bench=on|off`. Strict: a value
 //! that does not parse, a key given twice or a gateway without an address
@@ -9,9 +9,11 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write};
 
-use crate::imds::Target;
+use cloudinit::addr::{parse_decimal, parse_ipv4};
+use cloudinit::report;
+use cloudinit::imds::Target;
 
 /// Words on the line we look at; xl limits the command line to 1 KiB anyway.
 pub const MAX_WORDS: usize = 64;
@@ -229,28 +231,6 @@ pub fn parse(line: &str) -> Result<Options, OptionError> {
     Ok(o)
 }
 
-/// Dotted quad, decimal, no leading zeros (is `010` eight or ten?).
-pub fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut parts = s.split('.');
-    for o in out.iter_mut() {
-        *o = parse_decimal(parts.next()?, 255)? as u8;
-    }
-    parts.next().is_none().then_some(out)
-}
-
-/// Digits only (no sign, no leading zero), at most `max`.
-pub fn parse_decimal(s: &str, max: u32) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if s.len() > 1 && s.starts_with('0') {
-        return None;
-    }
-    let n: u64 = s.parse().ok()?;
-    (n <= max as u64).then_some(n as u32)
-}
-
 /// A unicast address a host can have.
 fn parse_host(s: &str) -> Result<[u8; 4], &'static str> {
     let a = parse_ipv4(s).ok_or("a.b.c.d")?;
@@ -280,10 +260,50 @@ fn parse_cidr(s: &str) -> Result<Ipv4Cidr, &'static str> {
     Ok(c)
 }
 
+/// `options: unknown key=value ...` for words the command line parser did
+/// not know (None when there were none).
+pub fn unknown_options(o: &Options) -> Option<String> {
+    if o.unknown.is_empty() {
+        return None;
+    }
+    let mut s = String::from("options: unknown");
+    for (k, v) in &o.unknown {
+        match v {
+            Some(v) => report::field(&mut s, k, v),
+            None => {
+                s.push(' ');
+                report::push_value(&mut s, k);
+            }
+        }
+    }
+    Some(s)
+}
+
+/// `options: error reason="..."`
+pub fn options_error(e: &OptionError) -> String {
+    let mut s = String::from("options: error");
+    let mut why = String::new();
+    let _ = write!(why, "{}", e);
+    report::field(&mut s, "reason", &why);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn report_lines() {
+        let o = parse("quiet console=hvc0 a=\"b\"").unwrap();
+        assert_eq!(
+            unknown_options(&o).unwrap(),
+            "options: unknown quiet console=hvc0 a=\"\\\"b\\\"\""
+        );
+        assert_eq!(unknown_options(&parse("").unwrap()), None);
+        let e = parse("gw=1.2.3.4").unwrap_err();
+        assert_eq!(options_error(&e), "options: error reason=\"gw= needs ip=\"");
+    }
 
     #[test]
     fn ssh_and_bench_options() {
