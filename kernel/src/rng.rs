@@ -24,11 +24,12 @@ impl Source {
     }
 }
 
-/// 0 unchecked, 1 RDSEED, 2 RDRAND, 3 none.
+/// Bit 0: checked; bit 1: RDSEED healthy; bit 2: RDRAND healthy.
 static STATE: AtomicU8 = AtomicU8::new(0);
+const CHECKED: u8 = 1;
+const SEED_OK: u8 = 2;
+const RAND_OK: u8 = 4;
 
-/// Intel's guidance: a few retries cover transient underflow; RDSEED drains
-/// faster, so it gets more.
 const RDRAND_RETRIES: u32 = 10;
 const RDSEED_RETRIES: u32 = 100;
 
@@ -77,41 +78,55 @@ fn healthy(src: Source) -> bool {
     true
 }
 
-/// Find a healthy source (RDSEED preferred). Idempotent.
-pub fn init() -> Option<Source> {
-    match STATE.load(Ordering::Relaxed) {
-        1 => return Some(Source::Rdseed),
-        2 => return Some(Source::Rdrand),
-        3 => return None,
-        _ => {}
+fn checked() -> u8 {
+    let st = STATE.load(Ordering::Relaxed);
+    if st & CHECKED != 0 {
+        return st;
     }
     let rdrand_cpu = arch::cpuid(1, 0).ecx & (1 << 30) != 0;
     let rdseed_cpu = arch::cpuid(0, 0).eax >= 7 && arch::cpuid(7, 0).ebx & (1 << 18) != 0;
-    let src = if rdseed_cpu && healthy(Source::Rdseed) {
+    let mut st = CHECKED;
+    if rdseed_cpu && healthy(Source::Rdseed) {
+        st |= SEED_OK;
+    }
+    if rdrand_cpu && healthy(Source::Rdrand) {
+        st |= RAND_OK;
+    }
+    STATE.store(st, Ordering::Relaxed);
+    st
+}
+
+/// The preferred healthy source (RDSEED), if any. Idempotent.
+pub fn init() -> Option<Source> {
+    let st = checked();
+    if st & SEED_OK != 0 {
         Some(Source::Rdseed)
-    } else if rdrand_cpu && healthy(Source::Rdrand) {
+    } else if st & RAND_OK != 0 {
         Some(Source::Rdrand)
     } else {
         None
-    };
-    STATE.store(
-        match src {
-            Some(Source::Rdseed) => 1,
-            Some(Source::Rdrand) => 2,
-            None => 3,
-        },
-        Ordering::Relaxed,
-    );
-    src
+    }
 }
 
-/// Fill `buf` from the checked source; false if there is none or it failed.
+/// One value: RDSEED, and RDRAND when RDSEED has run dry (it drains under
+/// load; RDRAND is a DRBG reseeded from the same source).
+fn draw_any() -> Option<u64> {
+    let st = checked();
+    if st & SEED_OK != 0 {
+        if let Some(v) = draw(Source::Rdseed) {
+            return Some(v);
+        }
+    }
+    if st & RAND_OK != 0 {
+        return draw(Source::Rdrand);
+    }
+    None
+}
+
+/// Fill `buf` from the checked sources; false if there is none or both failed.
 pub fn fill(buf: &mut [u8]) -> bool {
-    let Some(src) = init() else {
-        return false;
-    };
     for chunk in buf.chunks_mut(8) {
-        let Some(v) = draw(src) else {
+        let Some(v) = draw_any() else {
             return false;
         };
         chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
