@@ -43,6 +43,15 @@ expect_line "$L" '^trap: vector=14 name="page fault" error=0x[0-9a-f]+ rip=0x[0-
 expect_line "$L" '^trap: rax=0x[0-9a-f]+ rbx=' "registers printed"
 expect_line "$L" '^appliance: shutdown reason=crash why="exception"' "crash shutdown after the trap"
 
+# A stack overflow: the unmapped guard page under the boot stack turns it
+# into a page-fault report (on the exception stack), not a write into the
+# page tables below it or a silent triple fault.
+boot stack "selftest=stack"
+L=$OUT/stack.log
+expect_line "$L" '^trap: vector=14 name="page fault" ' "stack overflow caught by the guard page and reported"
+expect_line "$L" '^appliance: shutdown reason=crash why="exception"' "crash shutdown after the overflow"
+expect_no_line "$L" '^selftest: error' "the recursion never returned"
+
 # The disk image: SeaBIOS, GRUB from the MBR gap, multiboot2 into the same
 # kernel; built twice to show the same inputs give the same bytes.
 IMG=$OUT/disk.img

@@ -95,6 +95,16 @@ pub fn read_cr3() -> u64 {
     v
 }
 
+/// Reload CR3: drops every (non-global) cached translation.
+///
+/// # Safety
+/// `v` must be a valid PML4 address (in practice, `read_cr3()`).
+pub unsafe fn write_cr3(v: u64) {
+    // SAFETY: the caller passes a valid PML4; not `nomem`, as page-table
+    // writes before it must not move after it.
+    unsafe { asm!("mov cr3, {}", in(reg) v, options(nostack, preserves_flags)) }
+}
+
 pub fn interrupts_enable() {
     // SAFETY: the IDT is loaded before anyone enables interrupts (trap::init runs first).
     // Not `nomem`: the upcall writes memory, so this is a compiler barrier too.

@@ -12,7 +12,11 @@ use crate::arch;
 
 pub const UPCALL_VECTOR: u8 = 0xf3;
 
-const IST_SIZE: usize = 16 * 1024;
+/// Each IST stack: a guard page (unmapped by `guard_pages`' caller), then
+/// 16 KiB. A handler that overflows faults on the guard (a double fault,
+/// reported on its own stack) instead of running into the next stack.
+const IST_SIZE: usize = 20 * 1024;
+const GUARD: usize = 4096;
 const IST_COUNT: usize = 4;
 // IST indexes (1-based in the IDT): double fault, NMI/MCE, other exceptions, interrupts.
 const IST_DOUBLE_FAULT: u8 = 1;
@@ -20,7 +24,7 @@ const IST_NMI_MCE: u8 = 2;
 const IST_EXCEPTION: u8 = 3;
 const IST_INTERRUPT: u8 = 4;
 
-#[repr(C, align(16))]
+#[repr(C, align(4096))]
 struct Stacks([[u8; IST_SIZE]; IST_COUNT]);
 static mut IST_STACKS: Stacks = Stacks([[0; IST_SIZE]; IST_COUNT]);
 
@@ -251,6 +255,14 @@ fn gate(handler: unsafe extern "C" fn(), ist: u8) -> IdtEntry {
         _zero: 0,
     }
 }
+
+/// The guard page at the bottom of each IST stack.
+pub fn guard_pages() -> [u64; IST_COUNT] {
+    let base = (&raw const IST_STACKS) as u64;
+    core::array::from_fn(|i| base + (i * IST_SIZE) as u64)
+}
+
+const _: () = assert!(IST_SIZE % 4096 == 0 && GUARD < IST_SIZE);
 
 /// Load our GDT, TSS and IDT. Runs once, first thing in `kmain`.
 pub fn init() {
