@@ -1,23 +1,21 @@
-//! The appliance kernel: a Xen PVH guest that brings up the platform and the
-//! drivers, then runs the app from one main loop that blocks when idle.
+//! The appliance kernel: a Xen PVH guest (or HVM from a disk image) that
+//! brings up the platform, then hands the appliance (the `runtime` crate)
+//! its resources and runs it from one loop that blocks when idle.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
-mod app;
 mod arch;
-mod bench;
 mod boot;
 mod bootinfo;
 mod console;
 mod mem;
-mod net;
 mod paging;
+mod platform;
 mod power;
 mod rng;
 mod selftest_gnttab;
-mod ssh;
 mod store;
 mod sync;
 mod trap;
@@ -52,6 +50,7 @@ impl Entry {
 #[no_mangle]
 extern "C" fn kmain_entry(boot_info: u64, kind: u64) -> ! {
     trap::init();
+    guard_stacks();
     let entry = if kind == 1 {
         Entry::Multiboot2
     } else {
@@ -82,6 +81,19 @@ extern "C" fn kmain_entry(boot_info: u64, kind: u64) -> ! {
         }
     };
     kmain(info, hv, entry)
+}
+
+/// Unmap the page under each stack: an overflow faults, with a report.
+fn guard_stacks() {
+    extern "C" {
+        static boot_stack_guard: u8;
+    }
+    let boot = (&raw const boot_stack_guard) as u64;
+    for g in core::iter::once(boot).chain(trap::guard_pages()) {
+        if let Err(e) = paging::guard(g) {
+            println!("appliance: error reason=\"{}\"", e);
+        }
+    }
 }
 
 fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
@@ -117,8 +129,8 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         let m = mem::stats();
         println!("mem: total_kib={} free_kib={}", m.total_kib, m.free_kib);
         println!("xen: not-found (no Xen CPUID signature: plain QEMU or bare metal); powering off");
-        if opts.selftest == Some(options::Selftest::Fault) {
-            selftest("fault"); // the trap path needs no Xen
+        if let Some(t @ (options::Selftest::Fault | options::Selftest::Stack)) = opts.selftest {
+            selftest(t.name()); // the trap paths need no Xen
         }
         power::shutdown(Reason::Poweroff, "no xen");
     };
@@ -143,7 +155,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         m.total_kib, m.free_kib, m.heap_kib, m.heap_free_kib
     );
     println!("time: pvclock ns={}", xen::time::now_ns());
-    let (mut gnttab, gi) = match xen::gnttab::XenGrantTable::new() {
+    let (gnttab, gi) = match xen::gnttab::XenGrantTable::new() {
         Ok(g) => g,
         Err(e) => {
             println!("gnttab: error reason=\"{}\"", e);
@@ -157,158 +169,38 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         gnttab.free_count()
     );
 
-    let (mut xs, xs_port) = match store::connect() {
+    let (store, _xs_port) = match store::connect() {
         Ok(x) => x,
         Err(e) => {
             println!("xenstore: error reason=\"{}\"", e);
             power::crash(e);
         }
     };
-    if let Err(e) = xenstore_setup(&mut xs) {
+    let mut host = platform::Kernel;
+    let mut xen = runtime::Xen::<platform::Kernel> {
+        store,
+        grants: gnttab,
+        pages: mem::KernelPages,
+        events: xen::events::XenEvents,
+    };
+    if let Err(e) = runtime::announce(&mut host, &mut xen) {
         println!("xenstore: error reason=\"{}\"", e);
         power::crash("xenstore setup failed");
     }
 
     match opts.selftest {
-        Some(options::Selftest::Gnttab) => selftest_gnttab::run(&mut xs, &mut gnttab),
+        Some(options::Selftest::Gnttab) => selftest_gnttab::run(&mut xen.store, &mut xen.grants),
         Some(t) => selftest(t.name()),
         None => {}
     }
 
-    let mut net = net::up(&mut xs, &mut gnttab, opts.ip, opts.gw, 0);
-    let mut connects: u32 = net.is_some() as u32;
-    net::watch_devices(&mut xs);
-    let mut app = opts
-        .cloudinit
-        .then(|| app::CloudInit::new(opts.imds.clone().unwrap_or_default(), boot_ns));
-    let mut bench = opts.bench.then(bench::Bench::new);
-
-    let mut sshd: Option<ssh::Ssh> = None;
-    let mut ssh_tried = !opts.ssh;
-
+    let mut app = runtime::Appliance::new(host, xen, opts, boot_ns);
     println!("appliance: idle");
-    let mut xs_ok = true;
-    let mut events = alloc::vec::Vec::new();
-    let mut repolled = false;
     loop {
-        let now = xen::time::now_ns();
-        let mut deadline = None;
-        if let Some(n) = net.as_mut() {
-            deadline = n.poll(now);
-            if let Some(r) = n.report(&mut xs, now) {
-                deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
-            }
-            if let Some(r) = app.as_mut().and_then(|a| a.poll(n, &mut xs, now)) {
-                deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
-                if r <= now {
-                    continue; // the app queued packets: let the stack send them now
-                }
-            }
-            // SSH, once cloud-init has the key
-            if let Some(a) = app.as_ref() {
-                if let Some(summary) = a.summary.as_ref() {
-                    if !ssh_tried {
-                        ssh_tried = true;
-                        sshd = ssh::Ssh::start(n, &mut xs, summary, opts.ssh_port, &opts.ssh_user);
-                    }
-                    if let Some(s) = sshd.as_mut() {
-                        let facts = ssh::Facts {
-                            boot_ns,
-                            summary,
-                            target: a.target(),
-                        };
-                        // what the sessions queued goes out through the
-                        // repoll below
-                        if let Some(r) = s.poll(n, &facts, now) {
-                            deadline = Some(deadline.map_or(r, |d: u64| d.min(r)));
-                        }
-                    }
-                }
-            }
-            if bench
-                .as_mut()
-                .and_then(|b| b.poll(n, connects, now))
-                .is_some()
-            {
-                continue; // bench data moved: let the stack send it now
-            }
-            // The app ran after the stack: a socket it just opened (its SYN)
-            // would otherwise wait for an unrelated wakeup (bench: 1-1.8 s
-            // between the DHCP lease and the first IMDS SYN). Once in a row:
-            // a stack that stays due (TX ring full) waits for events.
-            if let Some(t) = n.poll_at(now) {
-                if t <= now && !repolled {
-                    repolled = true;
-                    continue;
-                }
-                deadline = Some(deadline.map_or(t, |d: u64| d.min(t)));
-            }
-            repolled = false;
-        }
-        xen::block_until(deadline);
-        if xs_ok && (xen::events::take_pending(xs_port) || xs.readable()) {
-            xs_ok = store::poll(&mut xs, &mut events);
-        }
-        let driver_down = net.as_ref().is_some_and(|n| n.nf.is_down().is_some());
-        if events.is_empty() && !driver_down {
-            continue;
-        }
-        let hotplug = events
-            .iter()
-            .any(|e| e.token == net::BACKEND_TOKEN || e.token == net::DEVICES_TOKEN);
-        events.clear();
-        if hotplug || driver_down {
-            if let Some(why) = net.as_ref().and_then(|n| n.should_close(&mut xs)) {
-                if let Some(n) = net.take() {
-                    n.close(&mut xs, &mut gnttab, &why);
-                    if let Some(a) = app.as_mut() {
-                        a.net_lost(xen::time::now_ns());
-                    }
-                }
-            }
-            if net.is_none() && xenbus_has_vif(&mut xs) {
-                net = net::up(&mut xs, &mut gnttab, opts.ip, opts.gw, connects);
-                connects += net.is_some() as u32;
-                if let (Some(s), Some(n)) = (sshd.as_mut(), net.as_mut()) {
-                    s.net_changed(n);
-                }
-            }
-        }
+        xen::events::begin_turn();
+        let next = app.poll();
+        xen::block_until(next);
     }
-}
-
-/// Is there a vif whose backend is ready for a (re)connect?
-fn xenbus_has_vif(xs: &mut store::Store) -> bool {
-    use xenstore::xenbus;
-    match xenbus::enumerate(xs, "vif") {
-        Ok(d) => d.first().is_some_and(|d| {
-            matches!(
-                xenbus::read_state(xs, &d.backend),
-                Ok(xenbus::State::InitWait) | Ok(xenbus::State::Connected)
-            )
-        }),
-        Err(_) => false,
-    }
-}
-
-/// Say what we support, list our devices, and publish what we are.
-fn xenstore_setup(xs: &mut store::Store) -> Result<(), xenstore::Error> {
-    use xenstore::xenbus;
-    xenbus::control_init(xs)?;
-    let home = xs.read_string("domid").unwrap_or_default();
-    println!("xenstore: connected domid={} control=poweroff,reboot", home);
-    for d in xenbus::enumerate(xs, "vif")? {
-        println!(
-            "xenstore: device {} backend={} backend-id={} mac={}",
-            d.path.trim_start_matches("device/"),
-            d.backend,
-            d.backend_id,
-            d.mac.as_deref().unwrap_or("-")
-        );
-    }
-    xenbus::report(xs, "data/appliance/version", VERSION)?;
-    xenbus::report(xs, "data/appliance/status", "running")?;
-    Ok(())
 }
 
 /// Command-line self tests, used by the harness to prove the platform paths.
@@ -328,6 +220,15 @@ fn selftest(what: &str) {
                 "selftest: error reason=\"read of unmapped memory returned {}\"",
                 v
             );
+        }
+        "stack" => {
+            // Recurse until the guard page under the boot stack stops us:
+            // a page-fault report, never a silent write below the stack.
+            fn deeper(n: u64) -> u64 {
+                let pad = core::hint::black_box([n; 64]);
+                core::hint::black_box(deeper(n + 1)) + pad[0]
+            }
+            println!("selftest: error reason=\"recursion returned {}\"", deeper(0));
         }
         "timer" => {
             // Block on the one-shot timer 50 ms ahead and check that we woke

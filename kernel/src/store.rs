@@ -1,15 +1,13 @@
 //! XenStore on real Xen: the ring page and event channel from the HVM params,
-//! and a `Wait` that blocks on events with a timer deadline.
+//! and a `Wait` that blocks on events with a timer deadline. What the
+//! events mean (shutdown, hotplug) is the runtime's (`runtime::control`).
 
 extern crate alloc;
 
 use xenabi::hvm;
-use xenstore::xenbus::{self, Request};
 use xenstore::{Client, Wait};
 
 use crate::mem::PhysRegion;
-use crate::power::{self, Reason};
-use crate::println;
 use crate::xen::{events, hypercall, time};
 
 pub struct KernelWait {
@@ -22,7 +20,10 @@ impl Wait for KernelWait {
     }
     fn wait(&mut self, deadline_ns: u64) {
         crate::xen::block_until(Some(deadline_ns));
+        // whatever woke us stays for its owner's next look; the next wait
+        // sleeps (the client reads the ring itself)
         events::take_pending(self.port);
+        events::defer_fired();
     }
     fn now_ns(&self) -> u64 {
         time::now_ns()
@@ -45,36 +46,4 @@ pub fn connect() -> Result<(Store, u32), &'static str> {
     let page = unsafe { PhysRegion::new(pfn << 12, 4096) };
     events::unmask(port);
     Ok((Client::new(page, KernelWait { port }), port))
-}
-
-/// Act on watch events: `xl shutdown` / `xl reboot` via control/shutdown;
-/// other events go to `others` for their owners. Returns false when the
-/// connection is unusable.
-pub fn poll(xs: &mut Store, others: &mut alloc::vec::Vec<xenstore::WatchEvent>) -> bool {
-    loop {
-        match xs.poll_event() {
-            Ok(Some(ev)) if ev.token == xenbus::SHUTDOWN_TOKEN => match xenbus::take_request(xs) {
-                Ok(Some(Request::Poweroff)) => {
-                    power::shutdown(Reason::Poweroff, "xl shutdown (control/shutdown=poweroff)")
-                }
-                Ok(Some(Request::Reboot)) => {
-                    power::shutdown(Reason::Reboot, "xl reboot (control/shutdown=reboot)")
-                }
-                Ok(Some(Request::Unsupported(what))) => {
-                    println!(
-                        "control: error reason=\"unsupported request\" request=\"{}\"",
-                        what
-                    )
-                }
-                Ok(None) => {}
-                Err(e) => println!("control: error reason=\"{}\"", e),
-            },
-            Ok(Some(ev)) => others.push(ev),
-            Ok(None) => return true,
-            Err(e) => {
-                println!("xenstore: error reason=\"{}\"", e);
-                return false;
-            }
-        }
-    }
 }

@@ -1,9 +1,256 @@
 //! The appliance as a program: boot options, network bring-up, the services
 //! (cloud-init, SSH, bench) and the one scheduler that polls them. Hosted and
-//! safe: the kernel supplies the platform, the tests supply xensim.
+//! safe: the kernel supplies the platform (`Platform`, `Xen`), the tests
+//! supply xensim.
+//!
+//! Where things are:
+//! - the wakeup policy: `Appliance::poll` below (one turn), `wake.rs` (how
+//!   answers combine), `intervals.rs` (every interval, with why);
+//! - the boot options: `options.rs`;
+//! - XenStore events (`xl shutdown`, hotplug): `control.rs`;
+//! - the vif's life (connect, detach, reconnect with backoff): `vif.rs`;
+//! - the stack and the address (static or DHCP): `net.rs`, `addressing.rs`;
+//! - HTTP over one TCP connection: `http.rs`;
+//! - the services: `services/` (cloud-init, SSH and its commands, bench).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod addressing;
+pub mod control;
+pub mod http;
+pub mod intervals;
+pub mod net;
 pub mod options;
+pub mod platform;
+pub mod report;
+pub mod services;
+pub mod vif;
+pub mod wake;
+
+use alloc::format;
+
+use xenstore::xenbus;
+
+pub use platform::{KernelCounters, MemStats, Platform, Power, Xen};
+pub use wake::Wake;
+
+use control::Control;
+use intervals::{MAX_ROUNDS, STALL_SLEEP_NS};
+use options::Options;
+use services::bench::Bench;
+use services::cloudinit::CloudInit;
+use services::ssh::{Facts, Ssh};
+use vif::Vif;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a service gets besides the network: the platform and XenStore.
+pub struct Cx<'a, P: Platform> {
+    pub host: &'a mut P,
+    pub xen: &'a mut Xen<P>,
+    stopped: &'a mut bool,
+}
+
+impl<P: Platform> Cx<'_, P> {
+    pub fn say(&mut self, line: &str) {
+        self.host.console(line);
+    }
+
+    /// Write one of our own XenStore keys (`data/...`, `attr/...`); a
+    /// failure only costs that report.
+    pub fn report(&mut self, key: &str, value: &str) {
+        let _ = xenbus::report(&mut self.xen.store, key, value);
+    }
+
+    pub fn random(&mut self, buf: &mut [u8]) -> Option<&'static str> {
+        self.host.random(buf)
+    }
+
+    /// Power off or reboot; the runtime stops polling.
+    pub fn power(&mut self, action: Power, why: &str) {
+        *self.stopped = true;
+        self.host.power(action, why);
+    }
+}
+
+enum SshState {
+    /// Waiting for cloud-init's key.
+    Waiting,
+    Running(Ssh),
+    /// Off, or could not start (said why).
+    Off,
+}
+
+pub struct Appliance<P: Platform> {
+    host: P,
+    xen: Xen<P>,
+    opts: Options,
+    boot_ns: u64,
+    control: Control,
+    vif: Vif<P>,
+    cloudinit: Option<CloudInit>,
+    ssh: SshState,
+    bench: Option<Bench>,
+    stopped: bool,
+}
+
+impl<P: Platform> Appliance<P> {
+    /// Everything is started by the first `poll`. XenStore must be
+    /// connected and `control/` set up (the kernel does that before any
+    /// selftest).
+    pub fn new(mut host: P, mut xen: Xen<P>, opts: Options, boot_ns: u64) -> Self {
+        let mut stopped = false;
+        let mut cx = Cx {
+            host: &mut host,
+            xen: &mut xen,
+            stopped: &mut stopped,
+        };
+        Vif::watch(&mut cx);
+        let mut seed = [0u8; 4];
+        cx.random(&mut seed);
+        let cloudinit = opts.cloudinit.then(|| {
+            CloudInit::new(
+                opts.imds.clone().unwrap_or_default(),
+                boot_ns,
+                u32::from_le_bytes(seed),
+            )
+        });
+        let bench = opts.bench.then(|| Bench::new(&mut cx));
+        let ssh = if opts.ssh && opts.cloudinit {
+            SshState::Waiting
+        } else {
+            SshState::Off
+        };
+        Appliance {
+            host,
+            xen,
+            opts,
+            boot_ns,
+            control: Control::new(),
+            vif: Vif::new(),
+            cloudinit,
+            ssh,
+            bench,
+            stopped,
+        }
+    }
+
+    /// The platform (the tests inspect their simulation through it).
+    pub fn host(&self) -> &P {
+        &self.host
+    }
+
+    pub fn xen(&mut self) -> &mut Xen<P> {
+        &mut self.xen
+    }
+
+    /// Powered off or rebooting: nothing more will run.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// One turn: XenStore events first (always), the vif's life, then up to
+    /// MAX_ROUNDS of stack-then-services while they make progress. Returns
+    /// when the next turn is due (None: only an event can bring work).
+    pub fn poll(&mut self) -> Option<u64> {
+        if self.stopped {
+            return None;
+        }
+        let now = self.host.now_ns();
+        let Appliance {
+            host,
+            xen,
+            opts,
+            boot_ns,
+            control,
+            vif,
+            cloudinit,
+            ssh,
+            bench,
+            stopped,
+        } = self;
+        let mut cx = Cx {
+            host,
+            xen,
+            stopped,
+        };
+        let (mut wake, power) = control.poll(&mut cx, vif, now);
+        if let Some(action) = power {
+            let why = match action {
+                Power::Off => "xl shutdown (control/shutdown=poweroff)",
+                Power::Reboot => "xl reboot (control/shutdown=reboot)",
+            };
+            cx.power(action, why);
+            return None;
+        }
+        wake.merge(vif.poll(&mut cx, opts, now));
+        if let Some(net) = vif.net.as_mut() {
+            for round in 0..MAX_ROUNDS {
+                let mut w = net.poll(&mut cx, now);
+                if let Some(ci) = cloudinit.as_mut() {
+                    w.merge(ci.poll(net, &mut cx, now));
+                    if let (SshState::Waiting, Some(summary)) = (&*ssh, ci.summary.as_ref()) {
+                        *ssh = match Ssh::start(&mut cx, summary, opts.ssh_port, &opts.ssh_user) {
+                            Some(s) => SshState::Running(s),
+                            None => SshState::Off,
+                        };
+                    }
+                    if let (SshState::Running(s), Some(summary)) = (&mut *ssh, ci.summary.as_ref()) {
+                        let facts = Facts {
+                            boot_ns: *boot_ns,
+                            summary,
+                            target: ci.target(),
+                        };
+                        w.merge(s.poll(net, &mut cx, &facts, now));
+                    }
+                }
+                if let Some(b) = bench.as_mut() {
+                    w.merge(b.poll(net, &mut cx, now));
+                }
+                if *cx.stopped {
+                    return None;
+                }
+                // what the services queued: the stack sends it this turn
+                let due = net.poll_at(now);
+                w.also_at(due);
+                wake.merge(w);
+                let again = due.is_some_and(|t| t <= now) && w.progressed;
+                if !again || round + 1 == MAX_ROUNDS {
+                    break;
+                }
+            }
+        }
+        let mut next = wake.at;
+        if !wake.progressed && wake.due(now) {
+            // asked for "now" but nothing moved: whatever it waits for
+            // brings an event; never spin on it
+            next = Some(now.saturating_add(STALL_SLEEP_NS));
+        }
+        next
+    }
+}
+
+/// Say what we support, list our devices, and publish what we are: the
+/// kernel calls this once XenStore is connected, before any selftest.
+pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<(), xenstore::Error> {
+    xenbus::control_init(&mut xen.store)?;
+    let home = xen.store.read_string("domid").unwrap_or_default();
+    host.console(&format!(
+        "xenstore: connected domid={} control=poweroff,reboot",
+        report::quoted(&home)
+    ));
+    for d in xenbus::enumerate(&mut xen.store, "vif")? {
+        host.console(&format!(
+            "xenstore: device {} backend={} backend-id={} mac={}",
+            report::quoted(d.path.trim_start_matches("device/")),
+            report::quoted(&d.backend),
+            d.backend_id,
+            report::quoted(d.mac.as_deref().unwrap_or("-"))
+        ));
+    }
+    xenbus::report(&mut xen.store, "data/appliance/version", VERSION)?;
+    xenbus::report(&mut xen.store, "data/appliance/status", "running")?;
+    Ok(())
+}

@@ -47,16 +47,19 @@ pub enum Selftest {
     Fault,
     Timer,
     Gnttab,
+    /// Overflow the boot stack: the guard page must turn it into a report.
+    Stack,
 }
 
 impl Selftest {
-    pub const ALL: [(&'static str, Selftest); 6] = [
+    pub const ALL: [(&'static str, Selftest); 7] = [
         ("poweroff", Selftest::Poweroff),
         ("reboot", Selftest::Reboot),
         ("crash", Selftest::Crash),
         ("fault", Selftest::Fault),
         ("timer", Selftest::Timer),
         ("gnttab", Selftest::Gnttab),
+        ("stack", Selftest::Stack),
     ];
 
     pub fn name(self) -> &'static str {

@@ -31,6 +31,7 @@ pub mod evtchn;
 pub mod grant;
 pub mod mem;
 pub mod netback;
+pub mod peer;
 pub mod xenstored;
 
 pub use clock::SimClock;

@@ -2,7 +2,12 @@
 //!
 //! The upcall (an IDT vector, registered as the HVM callback "vector" type)
 //! moves pending, unmasked ports from shared_info into `FIRED` and clears them
-//! there; drivers and the main loop consume `FIRED` with `take_pending`.
+//! there. Events are wakeups, not work: every owner looks at its ring on
+//! every turn anyway. `begin_turn` moves what fired into `TURN`, where owners
+//! `take_pending` it during the turn; what nobody took is dropped at the next
+//! turn. `block_until` sleeps unless something fired since the turn began, so
+//! an event whose owner is gone (a closed device, a broken XenStore
+//! connection) can never keep the idle loop from halting.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,6 +20,8 @@ use super::hypercall;
 const WORDS: usize = 64; // 64 x 64 = 4096 ports (2-level ABI on x86-64)
 
 static FIRED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+/// What fired before this turn began, for its owners to take.
+static TURN: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 /// Upcalls taken, for the counters.
 pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
 /// Notifications we sent, for the counters.
@@ -55,17 +62,40 @@ pub fn upcall() {
     }
 }
 
-/// Has anything fired that nobody consumed yet?
+/// Has anything fired since the turn began (or since `defer_fired`)?
 pub fn any_pending() -> bool {
     FIRED.iter().any(|w| w.load(Ordering::Acquire) != 0)
 }
 
+/// A new turn: what fired is for this turn's owners; what the last turn's
+/// owners did not take is forgotten.
+pub fn begin_turn() {
+    for w in 0..WORDS {
+        TURN[w].store(FIRED[w].swap(0, Ordering::AcqRel), Ordering::Release);
+    }
+}
+
+/// A wait inside a turn (a XenStore reply, a backend's state) woke up:
+/// keep what fired for this turn's owners, but let the next wait sleep.
+pub fn defer_fired() {
+    for w in 0..WORDS {
+        let f = FIRED[w].swap(0, Ordering::AcqRel);
+        if f != 0 {
+            TURN[w].fetch_or(f, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Test and clear: did `port` fire (this turn or since)?
 pub fn take_pending(port: Port) -> bool {
     let (w, b) = (port as usize / 64, port % 64);
     if w >= WORDS {
         return false;
     }
-    FIRED[w].fetch_and(!(1u64 << b), Ordering::AcqRel) & (1u64 << b) != 0
+    let bit = 1u64 << b;
+    let turn = TURN[w].fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+    let fired = FIRED[w].fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+    turn || fired
 }
 
 pub fn notify(port: Port) {
@@ -93,6 +123,7 @@ pub fn bind_virq(virq: u32) -> Result<Port, EvtchnError> {
 }
 
 /// The kernel's event channels, as drivers see them.
+#[derive(Clone, Copy)]
 pub struct XenEvents;
 
 impl EventChannel for XenEvents {

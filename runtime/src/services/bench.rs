@@ -2,20 +2,20 @@
 //! after the peer's FIN) and source (port 5002: sends until the peer goes
 //! away) for the harness bench (harness/scenarios/bench.sh). Each connection
 //! ends with one console line carrying its byte count, duration and what it
-//! cost the kernel: packets, hypercalls, event-channel notifications sent and
-//! upcalls taken, as deltas over the connection.
+//! cost: packets, hypercalls, event-channel notifications sent and upcalls
+//! taken, as deltas over the connection.
 
 extern crate alloc;
 
+use alloc::format;
 use alloc::vec;
-use core::sync::atomic::Ordering;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
-use crate::net::Net;
-use crate::println;
-use crate::xen::{events, hypercall};
+use crate::net::{Net, Nic};
+use crate::wake::Wake;
+use crate::{Cx, Platform};
 
 pub const SINK_PORT: u16 = 5001;
 pub const SOURCE_PORT: u16 = 5002;
@@ -25,7 +25,7 @@ const BULK_BUF: usize = 256 * 1024;
 /// The other direction carries nothing.
 const SMALL_BUF: usize = 2048;
 
-/// The kernel counters a connection is charged with.
+/// What a connection is charged with.
 #[derive(Clone, Copy, Default)]
 struct Counters {
     rx_packets: u64,
@@ -38,14 +38,15 @@ struct Counters {
 }
 
 impl Counters {
-    fn now(net: &Net) -> Self {
-        let s = net.nf.stats;
+    fn now<N: Nic, P: Platform>(net: &Net<N>, cx: &Cx<'_, P>) -> Self {
+        let s = net.nic.counters();
+        let k = cx.host.counters();
         Counters {
             rx_packets: s.rx_packets,
             tx_packets: s.tx_packets,
-            hypercalls: hypercall::COUNT.load(Ordering::Relaxed),
-            notifies: events::NOTIFIES.load(Ordering::Relaxed),
-            upcalls: events::UPCALLS.load(Ordering::Relaxed),
+            hypercalls: k.hypercalls,
+            notifies: k.notifies,
+            upcalls: k.upcalls,
             nf_notifies: s.notifies,
             nf_events: s.events,
         }
@@ -62,42 +63,45 @@ struct Port {
 
 pub struct Bench {
     ports: [Option<Port>; 2],
-    /// The network generation our sockets belong to (a reconnect makes a new
-    /// socket set: the old handles are meaningless there).
-    generation: u32,
+    /// The network our sockets belong to.
+    generation: Option<u32>,
 }
 
 impl Bench {
-    pub fn new() -> Self {
-        println!(
+    pub fn new<P: Platform>(cx: &mut Cx<'_, P>) -> Self {
+        cx.say(&format!(
             "bench: on sink_port={} source_port={}",
             SINK_PORT, SOURCE_PORT
-        );
+        ));
         Bench {
             ports: [None, None],
-            generation: u32::MAX,
+            generation: None,
         }
     }
 
-    /// Serve both ports; returns Some(now) when data moved (the stack should
-    /// run again at once), else None (packets or the peer wake us).
-    pub fn poll(&mut self, net: &mut Net, generation: u32, now: u64) -> Option<u64> {
-        if generation != self.generation {
-            self.generation = generation;
+    /// Serve both ports. Bytes moving is progress: the stack runs again in
+    /// the same turn.
+    pub fn poll<N: Nic, P: Platform>(&mut self, net: &mut Net<N>, cx: &mut Cx<'_, P>, now: u64) -> Wake {
+        if self.generation != Some(net.generation) {
+            self.generation = Some(net.generation);
             self.ports = [
-                listen(net, SINK_PORT, "sink"),
-                listen(net, SOURCE_PORT, "source"),
+                listen(net, cx, SINK_PORT, "sink"),
+                listen(net, cx, SOURCE_PORT, "source"),
             ];
         }
         let mut moved = false;
         for p in self.ports.iter_mut().flatten() {
-            moved |= serve(p, net, now);
+            moved |= serve(p, net, cx, now);
         }
-        moved.then_some(now)
+        if moved {
+            Wake::IDLE.progressed()
+        } else {
+            Wake::IDLE
+        }
     }
 }
 
-fn listen(net: &mut Net, port: u16, name: &'static str) -> Option<Port> {
+fn listen<N: Nic, P: Platform>(net: &mut Net<N>, cx: &mut Cx<'_, P>, port: u16, name: &'static str) -> Option<Port> {
     let (rx, tx) = if port == SINK_PORT {
         (BULK_BUF, SMALL_BUF)
     } else {
@@ -107,11 +111,11 @@ fn listen(net: &mut Net, port: u16, name: &'static str) -> Option<Port> {
         tcp::SocketBuffer::new(vec![0; rx]),
         tcp::SocketBuffer::new(vec![0; tx]),
     );
-    // acknowledge at once: the delayed ACK (10 ms) stalls a bulk sender
-    // whose window is full, one stall per window
+    // acknowledge at once: the delayed ACK stalls a bulk sender whose
+    // window is full, one stall per window
     s.set_ack_delay(None);
     if s.listen(port).is_err() {
-        println!("bench: error reason=\"listen on {} failed\"", port);
+        cx.say(&format!("bench: error reason=\"listen on {} failed\"", port));
         return None;
     }
     Some(Port {
@@ -123,8 +127,8 @@ fn listen(net: &mut Net, port: u16, name: &'static str) -> Option<Port> {
 }
 
 /// One step of one port; true if bytes moved.
-fn serve(p: &mut Port, net: &mut Net, now: u64) -> bool {
-    let start = Counters::now(net);
+fn serve<N: Nic, P: Platform>(p: &mut Port, net: &mut Net<N>, cx: &mut Cx<'_, P>, now: u64) -> bool {
+    let start = Counters::now(net, cx);
     let s = net.sockets.get_mut::<tcp::Socket>(p.handle);
     let mut moved = 0u64;
     if s.is_active() && p.conn.is_none() {
@@ -154,11 +158,11 @@ fn serve(p: &mut Port, net: &mut Net, now: u64) -> bool {
         tcp::State::TimeWait => s.abort(),
         tcp::State::Closed => {
             if let Some((t0, c0, bytes)) = p.conn.take() {
-                report(p, net, now, t0, c0, bytes);
+                report(p, net, cx, now, t0, c0, bytes);
             }
             let s = net.sockets.get_mut::<tcp::Socket>(p.handle);
             if s.listen(p.port).is_err() {
-                println!("bench: error reason=\"listen on {} failed\"", p.port);
+                cx.say(&format!("bench: error reason=\"listen on {} failed\"", p.port));
             }
         }
         _ => {}
@@ -166,30 +170,31 @@ fn serve(p: &mut Port, net: &mut Net, now: u64) -> bool {
     moved > 0
 }
 
-fn report(p: &Port, net: &Net, now: u64, t0: u64, c0: Counters, bytes: u64) {
-    let c = Counters::now(net);
-    let packets = (c.rx_packets - c0.rx_packets) + (c.tx_packets - c0.tx_packets);
+fn report<N: Nic, P: Platform>(p: &Port, net: &Net<N>, cx: &mut Cx<'_, P>, now: u64, t0: u64, c0: Counters, bytes: u64) {
+    let c = Counters::now(net, cx);
+    let d = |a: u64, b: u64| a.saturating_sub(b);
+    let packets = d(c.rx_packets, c0.rx_packets) + d(c.tx_packets, c0.tx_packets);
     let per_k = |v: u64| (v * 1000).checked_div(packets).unwrap_or(0);
     let (hc, no, up) = (
-        c.hypercalls - c0.hypercalls,
-        c.notifies - c0.notifies,
-        c.upcalls - c0.upcalls,
+        d(c.hypercalls, c0.hypercalls),
+        d(c.notifies, c0.notifies),
+        d(c.upcalls, c0.upcalls),
     );
-    println!(
+    cx.say(&format!(
         "bench: closed port={} name={} bytes={} ms={} rx_packets={} tx_packets={} hypercalls={} notifies={} upcalls={} nf_notifies={} nf_events={} hypercalls_per_1k_packets={} notifies_per_1k_packets={} upcalls_per_1k_packets={}",
         p.port,
         p.name,
         bytes,
-        (now - t0) / 1_000_000,
-        c.rx_packets - c0.rx_packets,
-        c.tx_packets - c0.tx_packets,
+        now.saturating_sub(t0) / 1_000_000,
+        d(c.rx_packets, c0.rx_packets),
+        d(c.tx_packets, c0.tx_packets),
         hc,
         no,
         up,
-        c.nf_notifies - c0.nf_notifies,
-        c.nf_events - c0.nf_events,
+        d(c.nf_notifies, c0.nf_notifies),
+        d(c.nf_events, c0.nf_events),
         per_k(hc),
         per_k(no),
         per_k(up)
-    );
+    ));
 }

@@ -1,0 +1,260 @@
+//! The network on one NIC: the smoltcp interface and socket set, the
+//! address (static from the command line, or DHCP), the counters published
+//! for dom0, and ephemeral ports. A `Net` lives as long as its NIC: when the
+//! vif is replaced (hotplug) a new `Net` with a new `generation` is made, and
+//! every service that holds sockets notices the generation change.
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+use smoltcp::phy::Device;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+use crate::addressing::{Addressing, Event as AddrEvent};
+use crate::intervals::STATS_PUBLISH_NS;
+use crate::options::Ipv4Cidr as OptCidr;
+use crate::wake::Wake;
+use crate::Cx;
+use crate::Platform;
+
+/// A NIC the runtime can drive: a smoltcp device plus what the console,
+/// XenStore and `status` say about it.
+pub trait Nic: Device {
+    /// Take what the backend produced (completions, received frames).
+    /// Err: the device is down, with why.
+    fn service(&mut self) -> Result<(), String>;
+    fn counters(&self) -> Counters;
+    fn mac(&self) -> [u8; 6];
+    /// `device/vif/0`.
+    fn name(&self) -> &str;
+    /// The IP MTU in force.
+    fn mtu(&self) -> u16;
+}
+
+/// The driver's counters, as reported (XenStore, `status`, bench).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_dropped: u64,
+    pub tx_errors: u64,
+    pub tx_busy: u64,
+    pub rx_csum_blank: u64,
+    pub notifies: u64,
+    pub events: u64,
+}
+
+impl Counters {
+    /// The one rendering of the counters (`data/netfront/stats`, `status`,
+    /// `ifconfig`).
+    pub fn line(&self) -> String {
+        format!(
+            "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} tx_errors={} tx_busy={} rx_csum_blank={} notifies={} events={}",
+            self.rx_packets,
+            self.rx_bytes,
+            self.tx_packets,
+            self.tx_bytes,
+            self.rx_dropped,
+            self.tx_errors,
+            self.tx_busy,
+            self.rx_csum_blank,
+            self.notifies,
+            self.events
+        )
+    }
+}
+
+/// `00:16:3e:..` as Xen and Linux write it.
+pub fn mac_string(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+pub fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+/// Ports for our outgoing connections: a random start in the dynamic range
+/// (RFC 6335), then in turn.
+struct Ports {
+    next: u16,
+}
+
+const DYNAMIC_FIRST: u16 = 49152;
+const DYNAMIC_COUNT: u16 = 16384;
+
+impl Ports {
+    fn new(seed: u64) -> Ports {
+        Ports {
+            next: DYNAMIC_FIRST + (seed % DYNAMIC_COUNT as u64) as u16,
+        }
+    }
+
+    fn take(&mut self) -> u16 {
+        let p = self.next;
+        self.next = if p == u16::MAX { DYNAMIC_FIRST } else { p + 1 };
+        p
+    }
+}
+
+pub struct Net<N: Nic> {
+    pub nic: N,
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    /// Which network this is (0 at boot, +1 per reconnect): sockets of an
+    /// older generation are gone.
+    pub generation: u32,
+    addressing: Addressing,
+    ports: Ports,
+    published: Counters,
+    publish_due: u64,
+    down: Option<String>,
+}
+
+impl<N: Nic> Net<N> {
+    /// Bring the stack up on `nic`: a static address if given, else DHCP.
+    /// `seed` comes from the hardware RNG (TCP sequence numbers, DHCP
+    /// transaction ids, ephemeral ports).
+    pub fn new(
+        mut nic: N,
+        fixed: Option<(OptCidr, Option<[u8; 4]>)>,
+        seed: [u64; 2],
+        generation: u32,
+        now: u64,
+    ) -> Net<N> {
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
+        config.random_seed = seed[0];
+        let iface = Interface::new(config, &mut nic, instant(now));
+        let mut sockets = SocketSet::new(Vec::new());
+        let addressing = Addressing::new(fixed, &mut sockets);
+        Net {
+            nic,
+            iface,
+            sockets,
+            generation,
+            addressing,
+            ports: Ports::new(seed[1]),
+            published: Counters::default(),
+            publish_due: 0,
+            down: None,
+        }
+    }
+
+    pub fn ephemeral_port(&mut self) -> u16 {
+        self.ports.take()
+    }
+
+    /// Why the NIC went down, once it has.
+    pub fn down(&self) -> Option<&str> {
+        self.down.as_deref()
+    }
+
+    /// An address is configured (static, or a lease).
+    pub fn configured(&self) -> bool {
+        self.addressing.address().is_some()
+    }
+
+    pub fn address(&self) -> Option<Ipv4Cidr> {
+        self.addressing.address()
+    }
+
+    pub fn gateway(&self) -> Option<Ipv4Address> {
+        self.addressing.gateway()
+    }
+
+    /// "dhcp" or "static".
+    pub fn config_kind(&self) -> &'static str {
+        self.addressing.kind()
+    }
+
+    /// Run the driver and the stack once.
+    pub fn poll<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64) -> Wake {
+        if self.down.is_some() {
+            return Wake::IDLE;
+        }
+        let before = self.nic.counters();
+        if let Err(e) = self.nic.service() {
+            cx.say(&format!(
+                "netfront: error device={} reason={}",
+                self.nic.name(),
+                cloudinit::report::value(&e)
+            ));
+            self.down = Some(e);
+            return Wake::IDLE.progressed();
+        }
+        let changed =
+            self.iface.poll(instant(now), &mut self.nic, &mut self.sockets) == PollResult::SocketStateChanged;
+        let mut wake = Wake::IDLE;
+        if let Some(ev) = self.addressing.poll(&mut self.sockets, now) {
+            self.apply(cx, ev);
+            wake = wake.progressed();
+        }
+        // frames the stack queued or left: push them to the backend now
+        if let Err(e) = self.nic.service() {
+            self.down = Some(e);
+        }
+        let after = self.nic.counters();
+        if changed || after.rx_packets != before.rx_packets || after.tx_packets != before.tx_packets {
+            wake = wake.progressed();
+        }
+        wake.also_at(self.addressing.report_waiting(cx, now, &after));
+        wake.also_at(self.poll_at(now));
+        wake.also_at(self.publish(cx, now));
+        wake
+    }
+
+    /// When the stack next needs to run, as things stand now (a service
+    /// may have queued data since `poll`: then it is now).
+    pub fn poll_at(&mut self, now: u64) -> Option<u64> {
+        self.iface
+            .poll_delay(instant(now), &self.sockets)
+            .map(|d| now.saturating_add(d.total_micros().saturating_mul(1000)))
+    }
+
+    fn apply<P: Platform>(&mut self, cx: &mut Cx<'_, P>, ev: AddrEvent) {
+        match ev {
+            AddrEvent::Configured { cidr, router, line } => {
+                self.iface.update_ip_addrs(|a| {
+                    a.clear();
+                    let _ = a.push(IpCidr::Ipv4(cidr));
+                });
+                self.iface.routes_mut().remove_default_ipv4_route();
+                if let Some(r) = router {
+                    let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+                }
+                cx.say(&line);
+                cx.report("attr/vif/0/ipv4/0", &format!("{}", cidr.address()));
+            }
+            AddrEvent::Lost { line } => {
+                self.iface.update_ip_addrs(|a| a.clear());
+                self.iface.routes_mut().remove_default_ipv4_route();
+                cx.say(&line);
+            }
+        }
+    }
+
+    /// `data/netfront/stats` when the counters changed, at most every
+    /// STATS_PUBLISH_NS.
+    fn publish<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64) -> Option<u64> {
+        let c = self.nic.counters();
+        if c == self.published {
+            return None;
+        }
+        if now < self.publish_due {
+            return Some(self.publish_due);
+        }
+        cx.report("data/netfront/stats", &c.line());
+        self.published = c;
+        self.publish_due = now.saturating_add(STATS_PUBLISH_NS);
+        None
+    }
+}

@@ -1,0 +1,235 @@
+//! The first vif's life: connect netfront and bring a `Net` up on it; take
+//! it down when the backend closes or misbehaves (`xl network-detach`, a
+//! protocol error); connect again when a backend is ready (`xl
+//! network-attach`), with a growing delay after each failure.
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+
+use netfront::Netfront;
+use xenstore::xenbus::{self, State};
+
+use crate::intervals::{VIF_RETRY_CAP_NS, VIF_RETRY_FIRST_NS};
+use crate::net::{mac_string, Counters, Net, Nic};
+use crate::options::Options;
+use crate::report::quoted;
+use crate::wake::Wake;
+use crate::{Cx, Platform};
+
+/// Watch tokens: the backend's state (detach), our device directory (attach).
+pub const BACKEND_TOKEN: &str = "netfront-backend";
+pub const DEVICES_TOKEN: &str = "netfront-devices";
+
+pub type NetOf<P> = Net<Netfront<<P as Platform>::Page, <P as Platform>::Events>>;
+
+impl<M: xenabi::hal::SharedMem, E: xenabi::hal::EventChannel> Nic for Netfront<M, E> {
+    fn service(&mut self) -> Result<(), String> {
+        self.poll().map_err(|e| format!("{}", e))
+    }
+
+    fn counters(&self) -> Counters {
+        let s = self.stats;
+        Counters {
+            rx_packets: s.rx_packets,
+            rx_bytes: s.rx_bytes,
+            tx_packets: s.tx_packets,
+            tx_bytes: s.tx_bytes,
+            rx_dropped: s.rx_dropped,
+            tx_errors: s.tx_errors,
+            tx_busy: s.tx_busy,
+            rx_csum_blank: s.rx_csum_blank,
+            notifies: s.notifies,
+            events: s.events,
+        }
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn name(&self) -> &str {
+        self.path()
+    }
+
+    fn mtu(&self) -> u16 {
+        1500
+    }
+}
+
+pub struct Vif<P: Platform> {
+    pub net: Option<NetOf<P>>,
+    /// Connections made so far (the next `Net`'s generation).
+    connects: u32,
+    /// A hotplug event or a down device asks us to look again.
+    look: bool,
+    retry_at: Option<u64>,
+    backoff: u64,
+}
+
+impl<P: Platform> Vif<P> {
+    pub fn new() -> Self {
+        Vif {
+            net: None,
+            connects: 0,
+            look: true,
+            retry_at: None,
+            backoff: VIF_RETRY_FIRST_NS,
+        }
+    }
+
+    /// Watch our device directory so a new vif is noticed.
+    pub fn watch(cx: &mut Cx<'_, P>) {
+        let _ = cx.xen.store.watch("device/vif", DEVICES_TOKEN);
+    }
+
+    /// A watch fired for one of our tokens.
+    pub fn on_event(&mut self, token: &str) -> bool {
+        let ours = token == BACKEND_TOKEN || token == DEVICES_TOKEN;
+        self.look |= ours;
+        ours
+    }
+
+    /// Take a dead or closing device down, bring one up when a backend is
+    /// ready. Connecting blocks (bounded by netfront's deadline).
+    pub fn poll(&mut self, cx: &mut Cx<'_, P>, opts: &Options, now: u64) -> Wake {
+        let down = self.net.as_ref().is_some_and(|n| n.down().is_some());
+        let retry_due = self.retry_at.is_some_and(|t| now >= t);
+        if !(self.look || down || retry_due) {
+            return Wake::maybe(self.retry_at);
+        }
+        self.look = false;
+        let mut wake = Wake::IDLE;
+        if let Some(why) = self.should_close(cx) {
+            if let Some(n) = self.net.take() {
+                close(cx, n, &why);
+                wake = wake.progressed();
+                self.schedule_retry(now, false);
+            }
+        }
+        if self.net.is_none() && self.retry_at.is_none_or(|t| now >= t) && backend_ready(cx) {
+            self.retry_at = None;
+            match up::<P>(cx, opts, self.connects, now) {
+                Some(n) => {
+                    self.connects += 1;
+                    self.backoff = VIF_RETRY_FIRST_NS;
+                    self.net = Some(n);
+                }
+                None => self.schedule_retry(now, true),
+            }
+            wake = wake.progressed();
+        }
+        wake.also_at(self.retry_at);
+        wake
+    }
+
+    /// After a failure: the next attempt waits, each time longer. A clean
+    /// detach (`failed` false) only waits the first step.
+    fn schedule_retry(&mut self, now: u64, failed: bool) {
+        self.retry_at = Some(now.saturating_add(self.backoff));
+        if failed {
+            self.backoff = self.backoff.saturating_mul(2).min(VIF_RETRY_CAP_NS);
+        }
+    }
+
+    fn should_close(&self, cx: &mut Cx<'_, P>) -> Option<String> {
+        let n = self.net.as_ref()?;
+        if let Some(why) = n.down() {
+            return Some(why.into());
+        }
+        match xenbus::read_state(&mut cx.xen.store, n.nic.backend()) {
+            Ok(s) if s as u8 >= State::Closing as u8 => Some(format!("backend state {:?}", s)),
+            _ => None,
+        }
+    }
+}
+
+/// Is there a vif whose backend is ready for a (re)connect?
+fn backend_ready<P: Platform>(cx: &mut Cx<'_, P>) -> bool {
+    match xenbus::enumerate(&mut cx.xen.store, "vif") {
+        Ok(d) => d.first().is_some_and(|d| {
+            matches!(
+                xenbus::read_state(&mut cx.xen.store, &d.backend),
+                Ok(State::InitWait) | Ok(State::Connected)
+            )
+        }),
+        Err(_) => false,
+    }
+}
+
+/// Connect the first vif and bring the stack up on it.
+fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64) -> Option<NetOf<P>> {
+    let devs = match xenbus::enumerate(&mut cx.xen.store, "vif") {
+        Ok(d) => d,
+        Err(e) => {
+            cx.say(&format!("netfront: error reason={}", quoted(&format!("enumerate: {}", e))));
+            return None;
+        }
+    };
+    let Some(dev) = devs.first() else {
+        cx.say("netfront: error reason=\"no vif device\"");
+        return None;
+    };
+    let events = cx.xen.events.clone();
+    let x = &mut *cx.xen;
+    let nf = match Netfront::connect(&mut x.store, &mut x.grants, &mut x.pages, events, dev) {
+        Ok(nf) => nf,
+        Err(e) => {
+            cx.say(&format!(
+                "netfront: error device={} reason={}",
+                quoted(&dev.path),
+                quoted(&format!("{}", e))
+            ));
+            return None;
+        }
+    };
+    let refs = free_refs(cx);
+    cx.say(&format!(
+        "netfront: connected device={} mac={} backend={} evtchn={} rx_bufs={} tx_bufs={} free_refs={} reconnects={}",
+        quoted(nf.path()),
+        mac_string(nf.mac),
+        quoted(nf.backend()),
+        nf.port,
+        netfront::RX_BUFS,
+        netfront::TX_BUFS,
+        refs,
+        generation
+    ));
+    let _ = cx.xen.store.watch(&format!("{}/state", nf.backend()), BACKEND_TOKEN);
+    let mut seed = [0u8; 16];
+    cx.random(&mut seed);
+    let s0 = u64::from_le_bytes(seed[..8].try_into().unwrap_or([0; 8]));
+    let s1 = u64::from_le_bytes(seed[8..].try_into().unwrap_or([0; 8]));
+    let fixed = opts.ip.map(|c| (c, opts.gw));
+    if fixed.is_none() {
+        cx.say(&format!("dhcp: start device={}", quoted(nf.path())));
+    }
+    Some(Net::new(nf, fixed, [s0, s1], generation, now))
+}
+
+fn free_refs<P: Platform>(cx: &mut Cx<'_, P>) -> String {
+    P::free_grant_refs(&cx.xen.grants).map_or_else(|| "-".into(), |n| format!("{}", n))
+}
+
+/// Closing -> end or quarantine every grant -> Closed.
+fn close<P: Platform>(cx: &mut Cx<'_, P>, n: NetOf<P>, why: &str) {
+    let path = String::from(n.nic.path());
+    let _ = cx
+        .xen
+        .store
+        .unwatch(&format!("{}/state", n.nic.backend()), BACKEND_TOKEN);
+    let c = n.nic.counters();
+    let x = &mut *cx.xen;
+    let quarantined = n.nic.shutdown(&mut x.store, &mut x.grants);
+    let refs = free_refs(cx);
+    cx.say(&format!(
+        "netfront: closed device={} reason={} quarantined={} free_refs={} rx_packets={} tx_packets={}",
+        quoted(&path),
+        quoted(why),
+        quarantined,
+        refs,
+        c.rx_packets,
+        c.tx_packets
+    ));
+}

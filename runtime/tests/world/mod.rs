@@ -1,0 +1,293 @@
+//! The appliance on the host: the runtime over xensim (xenstored, the grant
+//! table, event channels, netback) with a peer host (`xensim::peer`) serving
+//! DHCP and an EC2-style metadata service. `World::turn` is one iteration
+//! of the kernel's main loop plus one step of everything simulated.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use runtime::options::{self, Options};
+use runtime::{Appliance, KernelCounters, MemStats, Platform, Power, Xen};
+use xenabi::hal::Clock;
+use xensim::netback::SimNetback;
+use xensim::peer::{HttpRequest, Peer};
+use xensim::xenstored::Xenstored;
+use xensim::{SimClock, SimEvtchn, SimGrantTable, SimMemory, SimPage, SimPageAlloc};
+use xenstore::{Client, Wait};
+
+pub const DOMID: u16 = 1;
+pub const MAC: &str = "00:16:3e:00:00:02";
+pub const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEnvP/nGCmK5aDXSbxz5xWwD5g6Q+t+cg0jftODORkTI e2e@host";
+pub const TOKEN: &str = "AQAEAtokenfortheharness==";
+pub const MS: u64 = 1_000_000;
+pub const S: u64 = 1_000 * MS;
+
+/// What the platform did, for the test to look at.
+#[derive(Default)]
+pub struct Record {
+    pub lines: Vec<String>,
+    pub power: Option<(Power, String)>,
+}
+
+pub struct SimWait {
+    xsd: Rc<RefCell<Xenstored>>,
+    nb: Rc<RefCell<SimNetback>>,
+    clock: SimClock,
+}
+
+impl Wait for SimWait {
+    fn notify(&mut self) {}
+    fn wait(&mut self, deadline_ns: u64) {
+        self.xsd.borrow_mut().process();
+        self.nb.borrow_mut().step();
+        self.xsd.borrow_mut().process();
+        let step = MS.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
+        self.clock.advance(step);
+    }
+    fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+}
+
+pub struct Sim {
+    clock: SimClock,
+    pub rec: Rc<RefCell<Record>>,
+    rng: u64,
+}
+
+impl Platform for Sim {
+    type Page = SimPage;
+    type Pages = SimPageAlloc;
+    type Grants = SimGrantTable;
+    type Events = SimEvtchn;
+    type StoreMem = SimPage;
+    type StoreWait = SimWait;
+
+    fn console(&mut self, line: &str) {
+        assert!(!line.contains(['\n', '\r']), "one line per report: {:?}", line);
+        self.rec.borrow_mut().lines.push(line.to_string());
+    }
+    fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+    fn power(&mut self, action: Power, why: &str) {
+        self.rec.borrow_mut().power = Some((action, why.to_string()));
+    }
+    fn memory(&self) -> MemStats {
+        MemStats {
+            total_kib: 32768,
+            free_kib: 16384,
+            heap_kib: 8192,
+            heap_free_kib: 8000,
+        }
+    }
+    fn random(&mut self, buf: &mut [u8]) -> Option<&'static str> {
+        for b in buf.iter_mut() {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            *b = self.rng as u8;
+        }
+        Some("sim")
+    }
+    fn recent_console(&self, max: usize) -> Vec<u8> {
+        let all = self.rec.borrow().lines.join("\n").into_bytes();
+        all[all.len().saturating_sub(max)..].to_vec()
+    }
+    fn counters(&self) -> KernelCounters {
+        KernelCounters::default()
+    }
+    fn free_grant_refs(_g: &SimGrantTable) -> Option<usize> {
+        None
+    }
+}
+
+pub struct World {
+    pub app: Appliance<Sim>,
+    pub clock: SimClock,
+    pub xsd: Rc<RefCell<Xenstored>>,
+    /// The vif's backend, shared by the peer, the waits and the test.
+    pub nb: Rc<RefCell<SimNetback>>,
+    pub peer: Peer,
+    pub rec: Rc<RefCell<Record>>,
+    pub gt: SimGrantTable,
+    pub evt: SimEvtchn,
+    /// The time the appliance asked to be woken at, last turn.
+    pub next: Option<u64>,
+}
+
+/// An IMDSv2 service serving `KEY`.
+pub fn imds_v2(req: &HttpRequest) -> (u16, Vec<u8>) {
+    if req.method == "PUT" && req.path == "/latest/api/token" {
+        return (200, TOKEN.as_bytes().to_vec());
+    }
+    let token_ok = req
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-aws-ec2-metadata-token" && v == TOKEN);
+    if !token_ok {
+        return (401, Vec::new());
+    }
+    match req.path.as_str() {
+        "/latest/meta-data/public-keys/" => (200, b"0=e2e-key".to_vec()),
+        "/latest/meta-data/public-keys/0/openssh-key" => (200, format!("{}\n", KEY).into_bytes()),
+        "/latest/meta-data/instance-id" => (200, b"i-0e2e".to_vec()),
+        "/latest/meta-data/local-hostname" => (200, b"e2e.internal".to_vec()),
+        _ => (404, Vec::new()),
+    }
+}
+
+/// vif 0 as libxl makes it: the frontend's nodes are the guest's own.
+fn new_vif(xsd: &Rc<RefCell<Xenstored>>, gt: &SimGrantTable, evt: &SimEvtchn) -> SimNetback {
+    let nb = SimNetback::attach(xsd.clone(), gt.clone(), evt.clone(), DOMID, MAC);
+    let front = format!("/local/domain/{}/device/vif/0", DOMID);
+    for k in ["backend", "backend-id", "mac", "state"] {
+        xsd.borrow_mut()
+            .tool_set_perms(&format!("{}/{}", front, k), &[(DOMID, 'n'), (0, 'r')]);
+    }
+    nb
+}
+
+impl World {
+    pub fn new(cmdline: &str) -> World {
+        let opts: Options = options::parse(cmdline).expect("options");
+        let clock = SimClock::new();
+        clock.set(1_000 * S); // Xen system time is not 0 at boot
+        let mem = SimMemory::new();
+        let gt = SimGrantTable::new(mem.clone(), 2048);
+        let evt = SimEvtchn::new();
+        let xsd = Rc::new(RefCell::new(Xenstored::new()));
+        let page = SimPage::new();
+        xsd.borrow_mut().introduce_libxl(DOMID, page.clone());
+        xsd.borrow_mut()
+            .tool_write(&format!("/local/domain/{}/domid", DOMID), format!("{}", DOMID).as_bytes());
+        let nb = new_vif(&xsd, &gt, &evt);
+        let nb = Rc::new(RefCell::new(nb));
+        let wait = SimWait {
+            xsd: xsd.clone(),
+            nb: nb.clone(),
+            clock: clock.clone(),
+        };
+        let mut store = Client::new(page, wait);
+        store.timeout_ns = S;
+        let rec = Rc::new(RefCell::new(Record::default()));
+        let mut host = Sim {
+            clock: clock.clone(),
+            rec: rec.clone(),
+            rng: 0x9e37_79b9_7f4a_7c15,
+        };
+        let mut xen = Xen::<Sim> {
+            store,
+            grants: gt.clone(),
+            pages: SimPageAlloc::new(mem),
+            events: evt.clone(),
+        };
+        runtime::announce(&mut host, &mut xen).expect("announce");
+        let boot = clock.now_ns();
+        let app = Appliance::new(host, xen, opts, boot);
+        let mut peer = Peer::new(nb.clone(), clock.now_ns());
+        peer.serve_http(Box::new(imds_v2));
+        World {
+            app,
+            clock,
+            xsd,
+            nb,
+            peer,
+            rec,
+            gt,
+            evt,
+            next: None,
+        }
+    }
+
+    /// The toolstack re-creating the vif (xl network-attach).
+    pub fn attach_vif(&mut self) {
+        let nb = new_vif(&self.xsd, &self.gt, &self.evt);
+        *self.nb.borrow_mut() = nb;
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    fn step_sim(&mut self) {
+        self.xsd.borrow_mut().process();
+        self.nb.borrow_mut().step();
+        self.peer.step(self.clock.now_ns());
+        self.nb.borrow_mut().step();
+        self.xsd.borrow_mut().process();
+    }
+
+    /// One turn of the main loop, then the simulated world, then time moves
+    /// on to the appliance's deadline (at most `max_step`).
+    pub fn turn_with(&mut self, max_step: u64) {
+        self.next = self.app.poll();
+        self.step_sim();
+        let now = self.now();
+        let step = match self.next {
+            Some(t) if t > now => (t - now).min(max_step),
+            Some(_) => 0,
+            None => max_step,
+        };
+        // a turn that asks for "now" again is allowed; time still creeps
+        // so a livelock shows up as a test timeout, not a hang
+        self.clock.advance(step.max(1_000));
+    }
+
+    pub fn turn(&mut self) {
+        self.turn_with(MS);
+    }
+
+    /// Turn until `done` holds or `limit_ns` of simulated time pass.
+    pub fn run_until(&mut self, limit_ns: u64, mut done: impl FnMut(&mut World) -> bool) -> bool {
+        let end = self.now() + limit_ns;
+        while self.now() < end {
+            if done(self) {
+                return true;
+            }
+            self.turn();
+        }
+        done(self)
+    }
+
+    pub fn has_line(&self, prefix: &str) -> bool {
+        self.rec.borrow().lines.iter().any(|l| l.starts_with(prefix))
+    }
+
+    pub fn line(&self, prefix: &str) -> Option<String> {
+        self.rec
+            .borrow()
+            .lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .cloned()
+    }
+
+    pub fn count_lines(&self, prefix: &str) -> usize {
+        self.rec
+            .borrow()
+            .lines
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    }
+
+    pub fn dump(&self) -> String {
+        self.rec.borrow().lines.join("\n")
+    }
+
+    pub fn xs_read(&self, key: &str) -> Option<String> {
+        self.xsd
+            .borrow()
+            .tool_read(&format!("/local/domain/{}/{}", DOMID, key))
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
+    /// Boot until the key is fetched and SSH listens.
+    pub fn boot_to_ssh(&mut self) {
+        let ok = self.run_until(60 * S, |w| w.has_line("ssh: listening "));
+        assert!(ok, "no ssh after 60 s:\n{}", self.dump());
+    }
+}
