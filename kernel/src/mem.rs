@@ -210,9 +210,12 @@ pub fn init(info: &BootInfo) -> Result<(), &'static str> {
     let total: u64 = info.ram().map(|r| r.end - r.start).sum();
     TOTAL_RAM.store(total, Ordering::Relaxed);
 
-    // Heap: a quarter of RAM, between 2 and 32 MiB, from the first RAM range
-    // (after reservations) large enough to hold it.
-    let heap_size = (total / 4).clamp(2 << 20, 32 << 20) & !(PAGE - 1);
+    // Heap: a quarter of RAM, between 768 KiB and 32 MiB, from the first RAM
+    // range (after reservations) large enough to hold it. The rest is pages
+    // (netfront's buffers are pages). A session with SSH uses ~260 KiB of
+    // heap (measured: `status` at 32 MiB), so at memory = 4 a quarter
+    // leaves room and the pages netfront needs still fit.
+    let heap_size = (total / 4).clamp(768 << 10, 32 << 20) & !(PAGE - 1);
     let mut heap_at = None;
     for_each_free_range(info, reserved, |r| {
         if heap_at.is_none() && r.end - r.start >= heap_size {

@@ -16,7 +16,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
 use crate::addressing::{Addressing, Event as AddrEvent};
-use crate::intervals::STATS_PUBLISH_NS;
+use crate::intervals::{OVERLOAD_REPORT_NS, STATS_PUBLISH_NS};
 use crate::options::Ipv4Cidr as OptCidr;
 use crate::wake::Wake;
 use crate::Cx;
@@ -117,6 +117,9 @@ pub struct Net<N: Nic> {
     ports: Ports,
     published: Counters,
     publish_due: u64,
+    /// Drops already said on the console, and when the next line may come.
+    overload_said: (u64, u64),
+    overload_due: u64,
     down: Option<String>,
 }
 
@@ -145,6 +148,8 @@ impl<N: Nic> Net<N> {
             ports: Ports::new(seed[1]),
             published: Counters::default(),
             publish_due: 0,
+            overload_said: (0, 0),
+            overload_due: 0,
             down: None,
         }
     }
@@ -209,7 +214,31 @@ impl<N: Nic> Net<N> {
         wake.also_at(self.addressing.report_waiting(cx, now, &after));
         wake.also_at(self.poll_at(now));
         wake.also_at(self.publish(cx, now));
+        wake.also_at(self.report_overload(cx, now, &after));
         wake
+    }
+
+    /// Overload is said, not silent: when frames were dropped or refused
+    /// since the last line, one line at most every OVERLOAD_REPORT_NS.
+    fn report_overload<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64, c: &Counters) -> Option<u64> {
+        let seen = (c.rx_dropped, c.tx_busy);
+        if seen == self.overload_said {
+            return None;
+        }
+        if now < self.overload_due {
+            return Some(self.overload_due);
+        }
+        cx.say(&format!(
+            "netfront: overload device={} rx_dropped={} tx_busy={} (+{} +{} since the last report)",
+            self.nic.name(),
+            c.rx_dropped,
+            c.tx_busy,
+            c.rx_dropped.saturating_sub(self.overload_said.0),
+            c.tx_busy.saturating_sub(self.overload_said.1)
+        ));
+        self.overload_said = seen;
+        self.overload_due = now.saturating_add(OVERLOAD_REPORT_NS);
+        None
     }
 
     /// When the stack next needs to run, as things stand now (a service

@@ -22,7 +22,7 @@ use sshd::{Connection, HostKey, Note, Request};
 
 use crate::http::HttpConn;
 use crate::intervals::{
-    POWER_GRACE_NS, SSH_CLOSE_TIMEOUT_NS, SSH_CLOSING_POLL_NS, SSH_HANDSHAKE_TIMEOUT_NS,
+    OVERLOAD_REPORT_NS, POWER_GRACE_NS, SSH_CLOSE_TIMEOUT_NS, SSH_CLOSING_POLL_NS, SSH_HANDSHAKE_TIMEOUT_NS,
     SSH_RETRY_NS,
 };
 use crate::net::{Net, Nic};
@@ -70,7 +70,13 @@ pub struct Ssh {
     fetch: Option<MetaFetch>,
     power: Option<(Power, u64)>,
     logins: u64,
+    low_memory_refusals: u64,
+    /// When the next low-memory line may be said.
+    low_memory_said: u64,
 }
+
+/// Below this much free heap a new connection is refused.
+const MIN_FREE_HEAP_KIB: u64 = 192;
 
 fn listen_socket<N: Nic>(net: &mut Net<N>, port: u16) -> SocketHandle {
     let mut s = tcp::Socket::new(
@@ -134,6 +140,8 @@ impl Ssh {
             fetch: None,
             power: None,
             logins: 0,
+            low_memory_refusals: 0,
+            low_memory_said: 0,
         })
     }
 
@@ -218,6 +226,24 @@ impl Ssh {
         if slot.conn.is_none() {
             match sock.state() {
                 // a connection, even one whose peer already sent its FIN
+                tcp::State::Established | tcp::State::CloseWait
+                    if cx.host.memory().heap_free_kib < MIN_FREE_HEAP_KIB =>
+                {
+                    // a session needs ~100 KiB: refuse it cleanly rather
+                    // than let an allocation fail mid-handshake
+                    sock.abort();
+                    let _ = sock.listen(port);
+                    self.low_memory_refusals += 1;
+                    if now >= self.low_memory_said {
+                        cx.say(&format!(
+                            "ssh: refused reason=\"low memory\" heap_free_kib={} refusals={}",
+                            cx.host.memory().heap_free_kib,
+                            self.low_memory_refusals
+                        ));
+                        self.low_memory_said = now.saturating_add(OVERLOAD_REPORT_NS);
+                    }
+                    return Wake::IDLE.progressed();
+                }
                 tcp::State::Established | tcp::State::CloseWait => {
                     slot.peer = sock
                         .remote_endpoint()
