@@ -92,11 +92,19 @@ impl HttpConn {
         self.ex.on_timer(now)
     }
 
-    /// Drop the connection (a reset: the exchange is over either way).
-    pub fn close<N: Nic>(self, net: &mut Net<N>) {
-        if net.generation == self.generation {
-            net.sockets.get_mut::<tcp::Socket>(self.handle).abort();
-            net.sockets.remove(self.handle);
+    /// End the connection: an orderly close after a whole response (the
+    /// service closed its side already), a reset otherwise. The socket
+    /// stays with the stack until the FIN or RST has gone out.
+    pub fn close<N: Nic>(self, net: &mut Net<N>, now: u64) {
+        if net.generation != self.generation {
+            return;
         }
+        let s = net.sockets.get_mut::<tcp::Socket>(self.handle);
+        if s.may_recv() || s.recv_queue() > 0 {
+            s.abort(); // the peer has not finished: do not wait for it
+        } else {
+            s.close();
+        }
+        net.retire(self.handle, now);
     }
 }

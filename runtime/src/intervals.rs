@@ -45,8 +45,11 @@ pub const SSH_CLOSING_POLL_NS: u64 = 100 * MS;
 /// server has not taken yet (during key exchange), is looked at again after
 /// this: no packet may come to wake us.
 pub const SSH_RETRY_NS: u64 = 10 * MS;
-/// SSH: a TCP connection that is neither listening nor established within
-/// this (a half-open SYN, a peer that sent FIN at once) is reset.
-pub const SSH_HANDSHAKE_TIMEOUT_NS: u64 = 10 * S;
+/// SSH: a slot's socket that is neither listening nor carrying a connection
+/// for this long (a SYN from a spoofed or vanished host) is reset. A real
+/// client completes the handshake in one round trip; three seconds allow
+/// for two SYN-ACK retransmissions on a lossy link, and a SYN flood from
+/// spoofed sources holds the slots for no longer than this after it stops.
+pub const SSH_HANDSHAKE_TIMEOUT_NS: u64 = 3 * S;
 /// SSH poweroff/reboot: time for the answer to reach the client.
 pub const POWER_GRACE_NS: u64 = 1_500 * MS;

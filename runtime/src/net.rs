@@ -10,7 +10,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::tcp;
 use smoltcp::phy::Device;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
@@ -120,8 +121,13 @@ pub struct Net<N: Nic> {
     /// Drops already said on the console, and when the next line may come.
     overload_said: (u64, u64),
     overload_due: u64,
+    /// Sockets we closed, kept until their FIN or RST is out (then removed).
+    retired: Vec<(SocketHandle, u64)>,
     down: Option<String>,
 }
+
+/// A retired socket is dropped after this even if its close never completes.
+const RETIRE_TIMEOUT_NS: u64 = 5_000_000_000;
 
 impl<N: Nic> Net<N> {
     /// Bring the stack up on `nic`: a static address if given, else DHCP.
@@ -150,8 +156,31 @@ impl<N: Nic> Net<N> {
             publish_due: 0,
             overload_said: (0, 0),
             overload_due: 0,
+            retired: Vec::new(),
             down: None,
         }
+    }
+
+    /// Hand a closed (or aborted) TCP socket back: it is removed once its
+    /// FIN or RST has gone out, or after RETIRE_TIMEOUT_NS.
+    pub fn retire(&mut self, h: SocketHandle, now: u64) {
+        self.retired.push((h, now.saturating_add(RETIRE_TIMEOUT_NS)));
+    }
+
+    fn reap(&mut self, now: u64) -> Option<u64> {
+        let sockets = &mut self.sockets;
+        self.retired.retain(|&(h, until)| {
+            let s = sockets.get_mut::<tcp::Socket>(h);
+            let done = matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait);
+            if done || now >= until {
+                s.abort();
+                sockets.remove(h);
+                false
+            } else {
+                true
+            }
+        });
+        self.retired.iter().map(|&(_, t)| t).min()
     }
 
     pub fn ephemeral_port(&mut self) -> u16 {
@@ -215,6 +244,7 @@ impl<N: Nic> Net<N> {
         wake.also_at(self.poll_at(now));
         wake.also_at(self.publish(cx, now));
         wake.also_at(self.report_overload(cx, now, &after));
+        wake.also_at(self.reap(now));
         wake
     }
 

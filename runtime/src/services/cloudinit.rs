@@ -56,7 +56,7 @@ impl CloudInit {
                 match c.step(net, now) {
                     Some(outcome) => {
                         if let Some(c) = self.conn.take() {
-                            c.close(net);
+                            c.close(net, now);
                         }
                         self.on_outcome(cx, now, outcome);
                         wake = wake.progressed();

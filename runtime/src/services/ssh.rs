@@ -213,7 +213,9 @@ impl Ssh {
         // A socket whose connection ended: once it is closed (or stuck
         // closing), listen again.
         if let Some(since) = slot.closing_since {
-            if matches!(sock.state(), tcp::State::Closed | tcp::State::TimeWait)
+            // FinWait2: the peer has every byte we sent; we read nothing
+            // more, so its own FIN is not worth a slot
+            if matches!(sock.state(), tcp::State::Closed | tcp::State::TimeWait | tcp::State::FinWait2)
                 || now.saturating_sub(since) > SSH_CLOSE_TIMEOUT_NS
             {
                 sock.abort();
@@ -403,7 +405,7 @@ impl Ssh {
             match c.step(net, now) {
                 Some(outcome) => {
                     if let Some(c) = f.conn.take() {
-                        c.close(net);
+                        c.close(net, now);
                     }
                     f.fetch.on_outcome(outcome);
                 }

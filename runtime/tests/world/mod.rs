@@ -4,6 +4,8 @@
 //! of the kernel's main loop plus one step of everything simulated.
 #![allow(dead_code)]
 
+pub mod frames;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -17,6 +19,11 @@ use xensim::{SimClock, SimEvtchn, SimGrantTable, SimMemory, SimPage, SimPageAllo
 use xenstore::{Client, Wait};
 
 pub const DOMID: u16 = 1;
+
+/// The peer's (dom0's) MAC, for frames that claim to come from it.
+pub fn peer_mac() -> [u8; 6] {
+    xensim::peer::PEER_MAC
+}
 pub const MAC: &str = "00:16:3e:00:00:02";
 pub const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEnvP/nGCmK5aDXSbxz5xWwD5g6Q+t+cg0jftODORkTI e2e@host";
