@@ -224,6 +224,7 @@ fn selftest(what: &str) {
         "stack" => {
             // Recurse until the guard page under the boot stack stops us:
             // a page-fault report, never a silent write below the stack.
+            #[allow(unconditional_recursion)]
             fn deeper(n: u64) -> u64 {
                 let pad = core::hint::black_box([n; 64]);
                 core::hint::black_box(deeper(n + 1)) + pad[0]
@@ -237,7 +238,7 @@ fn selftest(what: &str) {
             let deadline = start + 50_000_000;
             let mut wakes = 0;
             while xen::time::now_ns() < deadline && wakes < 1000 {
-                xen::block_until(Some(deadline));
+                xen::wait_until(deadline);
                 wakes += 1;
             }
             let late_us = (xen::time::now_ns() - deadline) / 1000;

@@ -39,7 +39,7 @@ fn wait_key(xs: &mut Store, key: &str, want: &str) -> bool {
         }
         let next = deadline.min(xen::time::now_ns() + 1_000_000_000);
         if !watching || xs.wait_event_for(TOKEN, deadline).is_err() {
-            xen::block_until(Some(next));
+            xen::wait_until(next);
         }
     }
     if watching {

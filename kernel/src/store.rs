@@ -19,7 +19,7 @@ impl Wait for KernelWait {
         events::notify(self.port);
     }
     fn wait(&mut self, deadline_ns: u64) {
-        crate::xen::block_until(Some(deadline_ns));
+        crate::xen::wait_until(deadline_ns);
         // whatever woke us stays for its owner's next look; the next wait
         // sleeps (the client reads the ring itself)
         events::take_pending(self.port);

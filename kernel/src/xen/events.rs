@@ -5,9 +5,13 @@
 //! there. Events are wakeups, not work: every owner looks at its ring on
 //! every turn anyway. `begin_turn` moves what fired into `TURN`, where owners
 //! `take_pending` it during the turn; what nobody took is dropped at the next
-//! turn. `block_until` sleeps unless something fired since the turn began, so
-//! an event whose owner is gone (a closed device, a broken XenStore
-//! connection) can never keep the idle loop from halting.
+//! turn, so an event whose owner is gone (a closed device, a broken XenStore
+//! connection) cannot keep the idle loop from halting. A wait inside a turn
+//! (a XenStore reply) moves what woke it into `DEFERRED` (`defer_fired`): its
+//! owner may already have run this turn, so the main loop's `block_until`
+//! does not sleep while anything is deferred: the next turn sees it. (Taking
+//! it into `TURN` instead lost netfront's wakeup whenever a XenStore write
+//! followed its poll in the same turn: the guest slept through its RX.)
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,6 +26,8 @@ const WORDS: usize = 64; // 64 x 64 = 4096 ports (2-level ABI on x86-64)
 static FIRED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 /// What fired before this turn began, for its owners to take.
 static TURN: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+/// What woke a wait inside this turn: for the next turn's owners.
+static DEFERRED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 /// Upcalls taken, for the counters.
 pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
 /// Notifications we sent, for the counters.
@@ -62,26 +68,35 @@ pub fn upcall() {
     }
 }
 
-/// Has anything fired since the turn began (or since `defer_fired`)?
+/// Has anything fired since the turn began, or been deferred by a wait?
+/// (The main loop must not sleep then.)
 pub fn any_pending() -> bool {
+    FIRED.iter().chain(DEFERRED.iter()).any(|w| w.load(Ordering::Acquire) != 0)
+}
+
+/// Has anything fired since the last wait woke? (A wait inside a turn
+/// sleeps unless so.)
+pub fn any_fired() -> bool {
     FIRED.iter().any(|w| w.load(Ordering::Acquire) != 0)
 }
 
-/// A new turn: what fired is for this turn's owners; what the last turn's
-/// owners did not take is forgotten.
+/// A new turn: what fired or was deferred is for this turn's owners; what
+/// the last turn's owners did not take is forgotten.
 pub fn begin_turn() {
     for w in 0..WORDS {
-        TURN[w].store(FIRED[w].swap(0, Ordering::AcqRel), Ordering::Release);
+        let t = FIRED[w].swap(0, Ordering::AcqRel) | DEFERRED[w].swap(0, Ordering::AcqRel);
+        TURN[w].store(t, Ordering::Release);
     }
 }
 
 /// A wait inside a turn (a XenStore reply, a backend's state) woke up:
-/// keep what fired for this turn's owners, but let the next wait sleep.
+/// keep what fired for the owners (this turn's, or the next's), and let the
+/// wait's next sleep sleep.
 pub fn defer_fired() {
     for w in 0..WORDS {
         let f = FIRED[w].swap(0, Ordering::AcqRel);
         if f != 0 {
-            TURN[w].fetch_or(f, Ordering::AcqRel);
+            DEFERRED[w].fetch_or(f, Ordering::AcqRel);
         }
     }
 }
@@ -94,8 +109,9 @@ pub fn take_pending(port: Port) -> bool {
     }
     let bit = 1u64 << b;
     let turn = TURN[w].fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+    let deferred = DEFERRED[w].fetch_and(!bit, Ordering::AcqRel) & bit != 0;
     let fired = FIRED[w].fetch_and(!bit, Ordering::AcqRel) & bit != 0;
-    turn || fired
+    turn || deferred || fired
 }
 
 pub fn notify(port: Port) {

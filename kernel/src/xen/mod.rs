@@ -158,11 +158,21 @@ pub fn yield_cpu() {
 /// interrupts off Xen sleeps through a pending upcall, and with them on an
 /// upcall between check and hypercall is a lost wakeup.
 pub fn block_until(deadline_ns: Option<u64>) {
+    sleep(deadline_ns, events::any_pending)
+}
+
+/// `block_until` for a wait inside a turn (XenStore replies, backend
+/// states): events a wait already deferred do not cut this sleep short.
+pub fn wait_until(deadline_ns: u64) {
+    sleep(Some(deadline_ns), events::any_fired)
+}
+
+fn sleep(deadline_ns: Option<u64>, pending: fn() -> bool) {
     arch::interrupts_disable();
     // The timer is ours: one that fired for an earlier deadline is no event
     // for this wait (left pending, every later wait would return at once).
     time::timer_fired();
-    if events::any_pending() {
+    if pending() {
         arch::interrupts_enable();
         return;
     }
