@@ -82,6 +82,17 @@ for mode in v2 v1; do
     fi
 done
 
+# A hostile network: floods, an ARP storm, slow and garbage SSH clients.
+run_scenario hostile --timeout 900
+grep -E 'event=flood' "$ROOT/build/xen-hostile/harness.log" 2>/dev/null | sed 's/^/  /'
+X=$ROOT/build/xen-hostile/guest-h.log
+if [ -s "$X" ]; then
+    grep -E '^netfront: overload' "$X" | tail -3 | sed 's/^/  | /'
+    expect_no_line "$X" '^(trap|panic|netfront: error)' "[hostile] no trap, panic or driver error"
+else
+    fail "no guest console log for the hostile run"
+fi
+
 # The EC2 path: the disk image as an HVM guest (hvmloader, SeaBIOS, GRUB).
 IMG=$ROOT/build/appliance.img
 if bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" >"$ROOT/build/xen-hvm-mkimage.log" 2>&1; then

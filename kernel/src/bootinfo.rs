@@ -7,7 +7,7 @@ use xenabi::hal::SharedMem;
 use xenabi::multiboot2 as mb2;
 use xenabi::start_info as si;
 
-use crate::mem::PhysRegion;
+use crate::phys::PhysRegion;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemRange {

@@ -12,7 +12,7 @@ use core::fmt::{self, Write};
 use xenabi::hal::SharedMem;
 
 use crate::arch;
-use crate::mem::PhysRegion;
+use crate::phys::PhysRegion;
 use crate::sync::IrqLock;
 
 const COM1: u16 = 0x3f8;

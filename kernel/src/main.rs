@@ -12,6 +12,7 @@ mod bootinfo;
 mod console;
 mod mem;
 mod paging;
+mod phys;
 mod platform;
 mod power;
 mod rng;

@@ -9,7 +9,8 @@ use core::sync::atomic::Ordering;
 
 use runtime::{KernelCounters, MemStats, Platform, Power};
 
-use crate::mem::{KernelPages, Page, PhysRegion};
+use crate::mem::{KernelPages, Page};
+use crate::phys::PhysRegion;
 use crate::power::Reason;
 use crate::store::KernelWait;
 use crate::xen::events::{self, XenEvents};

@@ -28,7 +28,11 @@ pub fn shutdown(reason: Reason, why: &str) -> ! {
         why
     ));
     if xen::present() {
-        xen::shutdown(reason);
+        xen::shutdown(match reason {
+            Reason::Poweroff => xenabi::sched::SHUTDOWN_POWEROFF,
+            Reason::Reboot => xenabi::sched::SHUTDOWN_REBOOT,
+            Reason::Crash => xenabi::sched::SHUTDOWN_CRASH,
+        });
     }
     // No Xen: QEMU's ACPI PM1a_CNT (SLP_EN | S5) on q35, then the
     // isa-debug-exit device the tests add (QEMU exits with status 1).

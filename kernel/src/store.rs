@@ -7,7 +7,7 @@ extern crate alloc;
 use xenabi::hvm;
 use xenstore::{Client, Wait};
 
-use crate::mem::PhysRegion;
+use crate::phys::PhysRegion;
 use crate::xen::{events, hypercall, time};
 
 pub struct KernelWait {

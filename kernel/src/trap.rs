@@ -10,7 +10,7 @@ use core::mem::size_of;
 
 use crate::arch;
 
-pub const UPCALL_VECTOR: u8 = 0xf3;
+use crate::xen::events::UPCALL_VECTOR;
 
 /// Each IST stack: a guard page (unmapped by `guard_pages`' caller), then
 /// 16 KiB. A handler that overflows faults on the guard (a double fault,

@@ -21,6 +21,9 @@ use xenabi::shared_info as si;
 
 use super::hypercall;
 
+/// The IDT vector Xen raises for event channels (HVM callback "vector").
+pub const UPCALL_VECTOR: u8 = 0xf3;
+
 const WORDS: usize = 64; // 64 x 64 = 4096 ports (2-level ABI on x86-64)
 
 static FIRED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];

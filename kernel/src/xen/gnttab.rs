@@ -12,7 +12,8 @@ use xenabi::grant_table as gt;
 use xenabi::hal::{DomId, Gfn, GrantError, GrantRef, GrantTable};
 
 use super::hypercall;
-use crate::mem::{Page, PhysRegion};
+use crate::mem::Page;
+use crate::phys::PhysRegion;
 
 pub struct XenGrantTable {
     /// Frames Xen mapped for us, in table order (each holds 512 entries).

@@ -9,11 +9,11 @@ pub mod time;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use xenabi::{cpuid as xc, hvm, sched};
+use xenabi::{cpuid as xc, hvm};
 
-use crate::mem::{Page, PhysRegion};
-use crate::power::Reason;
-use crate::{arch, console, println, trap};
+use crate::mem::Page;
+use crate::phys::PhysRegion;
+use crate::{arch, console, println};
 
 static PRESENT: AtomicBool = AtomicBool::new(false);
 static SHARED_INFO_PADDR: AtomicU64 = AtomicU64::new(0);
@@ -112,7 +112,7 @@ pub fn init(c: Cpuid) -> Result<XenInfo, &'static str> {
     // Event channels: everything masked until a driver unmasks its port;
     // upcalls arrive on our vector (HVM callback type "vector").
     events::mask_all();
-    let via = hvm::callback_via_vector(trap::UPCALL_VECTOR);
+    let via = hvm::callback_via_vector(events::UPCALL_VECTOR);
     hypercall::hvm_set_param(hvm::HVM_PARAM_CALLBACK_IRQ, via)
         .map_err(|_| "HVM_PARAM_CALLBACK_IRQ failed")?;
 
@@ -186,12 +186,8 @@ fn sleep(deadline_ns: Option<u64>, pending: fn() -> bool) {
     arch::enable_interrupts_and_halt();
 }
 
-pub fn shutdown(reason: Reason) -> ! {
-    let code = match reason {
-        Reason::Poweroff => sched::SHUTDOWN_POWEROFF,
-        Reason::Reboot => sched::SHUTDOWN_REBOOT,
-        Reason::Crash => sched::SHUTDOWN_CRASH,
-    };
+/// SCHEDOP_shutdown with `code` (`xenabi::sched::SHUTDOWN_*`).
+pub fn shutdown(code: u32) -> ! {
     loop {
         hypercall::sched_shutdown(code);
         // Only reached if Xen refused; do not spin hot.
@@ -209,6 +205,6 @@ pub fn describe(info: &XenInfo) {
         info.cpuid_base,
         info.features,
         info.hvm_features,
-        trap::UPCALL_VECTOR
+        events::UPCALL_VECTOR
     );
 }
