@@ -145,19 +145,6 @@ pub struct Blkfront<M: SharedMem, E: EventChannel> {
     pub stats: Stats,
 }
 
-/// End a map's grants and give its references back; true if a grant is
-/// still in use and the map (with `keep`, its memory) had to be quarantined.
-fn release<G: GrantTable, K>(gt: &mut G, mut map: Map, keep: K) -> bool {
-    if map.unload(gt).is_ok() {
-        let _ = map.destroy(gt);
-        false
-    } else {
-        core::mem::forget(map);
-        core::mem::forget(keep);
-        true
-    }
-}
-
 /// `n` zeroed pages (XSA-403: nothing stale is ever granted), loaded into a
 /// map granted writable to `peer`.
 fn granted<M: SharedMem, G: GrantTable>(
@@ -170,7 +157,7 @@ fn granted<M: SharedMem, G: GrantTable>(
     let mut map = Map::create(Tag::pages(peer, Direction::FromDevice, n), gt)
         .map_err(|_| BlkError::Resources("out of grant references"))?;
     if map.load(gt, mem.frames(), 0, n * PAGE_SIZE).is_err() {
-        release(gt, map, mem);
+        map.retire(gt, mem);
         return Err(BlkError::Resources("grant failed"));
     }
     Ok((mem, map))
@@ -236,14 +223,14 @@ impl<M: SharedMem, E: EventChannel> Blkfront<M, E> {
         let ring_ref = match ring_map.load(gt, &[ring_page.gfn()], 0, PAGE_SIZE) {
             Ok(segs) => segs[0].gref,
             Err(_) => {
-                release(gt, ring_map, ring_page);
+                ring_map.retire(gt, ring_page);
                 return Err(give_up(xs, &mut fe, BlkError::Resources("grant failed")));
             }
         };
         let port = match events.alloc_unbound(peer) {
             Ok(p) => p,
             Err(e) => {
-                release(gt, ring_map, ring_page);
+                ring_map.retire(gt, ring_page);
                 let e = BlkError::Backend(format!("evtchn: {}", e));
                 return Err(give_up(xs, &mut fe, e));
             }
@@ -522,9 +509,9 @@ impl<M: SharedMem, E: EventChannel> Blkfront<M, E> {
     fn release<G: GrantTable>(mut self, gt: &mut G) -> usize {
         let mut quarantined = 0;
         for s in self.slots.drain(..) {
-            quarantined += release(gt, s.map, s.mem) as usize;
+            quarantined += s.map.retire(gt, s.mem) as usize;
         }
-        quarantined += release(gt, self.ring_map, self.queue) as usize;
+        quarantined += self.ring_map.retire(gt, self.queue) as usize;
         self.events.close(self.port);
         quarantined
     }
