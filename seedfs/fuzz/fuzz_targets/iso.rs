@@ -4,6 +4,7 @@
 
 #[path = "../../tests/images/mod.rs"]
 mod images;
+#[path = "../common.rs"]
 mod common;
 
 use std::sync::{Mutex, OnceLock};
