@@ -71,6 +71,14 @@ image() {
     bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" "${CMDLINE:-}"
 }
 
+# A NoCloud seed disk (FAT, label cidata) for a Xen host without a metadata
+# service: ./run.sh seed --key FILE [--user-data FILE] [--network-config FILE]
+# [--out FILE] (default build/seed.img); see image/mkseed.sh.
+seed() {
+    command -v mformat >/dev/null || deps
+    bash "$ROOT/image/mkseed.sh" "$@"
+}
+
 # The AMI steps for that image: printed, or done with --run (aws CLI).
 ami() {
     image >&2
@@ -189,6 +197,7 @@ case "$cmd" in
     deps) deps ;;
     bench) bench "$@" ;;
     image) image ;;
+    seed) seed "$@" ;;
     ami) ami "$@" ;;
     fuzz) fuzz "$@" ;;
     test) test_all ;;

@@ -251,6 +251,20 @@ impl Map {
         }
     }
 
+    /// A driver letting go for good: unload and destroy; if the peer still
+    /// uses a grant, forget the map and `keep` (the memory behind it) so
+    /// neither reference nor memory is ever reused. True if quarantined.
+    pub fn retire<K>(mut self, gt: &mut impl GrantTable, keep: K) -> bool {
+        if self.unload(gt).is_ok() {
+            let _ = self.destroy(gt);
+            false
+        } else {
+            core::mem::forget(self);
+            core::mem::forget(keep);
+            true
+        }
+    }
+
     /// Give the references back. Refused (the map is returned) while loaded
     /// or quarantined.
     pub fn destroy(self, gt: &mut impl GrantTable) -> Result<(), Map> {

@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+pub mod blkif;
 pub mod console;
 pub mod cpuid;
 pub mod event_channel;
@@ -266,5 +267,40 @@ mod layout_tests {
             platform::XEN_IOPORT_MAGIC_BLACKLISTED
         );
         assert_eq!(platform::UNPLUG_ALL, 7);
+    }
+    #[test]
+    fn blkif_rings() {
+        use blkif::*;
+        assert_eq!(size_of::<BlkifRequestSegment>(), SEGMENT_SIZE);
+        assert_eq!(offset_of!(BlkifRequestSegment, first_sect), 4);
+        assert_eq!(offset_of!(BlkifRequestSegment, last_sect), 5);
+        assert_eq!(size_of::<BlkifRequest>(), SLOT_SIZE);
+        assert_eq!(offset_of!(BlkifRequest, operation), REQ_OPERATION_OFFSET);
+        assert_eq!(
+            offset_of!(BlkifRequest, nr_segments),
+            REQ_NR_SEGMENTS_OFFSET
+        );
+        assert_eq!(offset_of!(BlkifRequest, handle), REQ_HANDLE_OFFSET);
+        assert_eq!(offset_of!(BlkifRequest, id), REQ_ID_OFFSET);
+        assert_eq!(offset_of!(BlkifRequest, sector_number), REQ_SECTOR_OFFSET);
+        assert_eq!(offset_of!(BlkifRequest, seg), REQ_SEG_OFFSET);
+        assert_eq!(size_of::<BlkifResponse>(), RESPONSE_SIZE);
+        assert_eq!(offset_of!(BlkifResponse, id), RSP_ID_OFFSET);
+        assert_eq!(offset_of!(BlkifResponse, operation), RSP_OPERATION_OFFSET);
+        assert_eq!(offset_of!(BlkifResponse, status), RSP_STATUS_OFFSET);
+        assert_eq!(size_of::<BlkifRequestDiscard>(), 32);
+        assert_eq!(offset_of!(BlkifRequestDiscard, nr_sectors), 24);
+        assert_eq!(size_of::<BlkifRequestIndirect>(), 64);
+        assert_eq!(offset_of!(BlkifRequestIndirect, nr_segments), 2);
+        assert_eq!(offset_of!(BlkifRequestIndirect, sector_number), 16);
+        assert_eq!(offset_of!(BlkifRequestIndirect, handle), 24);
+        assert_eq!(offset_of!(BlkifRequestIndirect, indirect_grefs), 28);
+        // (4096 - 64) / 112 = 36 slots fit, rounded down to 32
+        assert_eq!(RING_SIZE, 32);
+        // 11 segments of a whole page, in 512-byte sectors
+        assert_eq!(
+            BLKIF_MAX_SEGMENTS_PER_REQUEST * 4096 / BLKIF_SECTOR_SIZE,
+            88
+        );
     }
 }

@@ -1,4 +1,9 @@
-//! io/ring.h: the shared-ring header every PV ring page starts with.
+//! io/ring.h: the shared-ring header every PV ring page starts with, and the
+//! front end of such a ring over a `SharedMem` page (netfront, blkfront): we
+//! produce requests and consume responses. Slots are copied in and out whole;
+//! the backend's producer index is checked before any slot is read.
+
+use crate::hal::SharedMem;
 
 pub type RingIdx = u32;
 
@@ -19,5 +24,105 @@ pub const fn ring_size(page_size: usize, slot_size: usize) -> usize {
         0
     } else {
         1 << (usize::BITS - 1 - n.leading_zeros())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Corrupt {
+    pub rsp_prod: u32,
+    pub rsp_cons: u32,
+}
+
+pub struct FrontRing<M: SharedMem> {
+    page: M,
+    size: u32,
+    slot: usize,
+    pub req_prod_pvt: u32,
+    pub rsp_cons: u32,
+}
+
+impl<M: SharedMem> FrontRing<M> {
+    /// SHARED_RING_INIT + FRONT_RING_INIT on a zeroed page.
+    pub fn init(page: M, slot_size: usize) -> Self {
+        let size = ring_size(page.len().min(4096), slot_size) as u32;
+        page.zero();
+        page.write_u32(REQ_EVENT_OFFSET, 1);
+        page.write_u32(RSP_EVENT_OFFSET, 1);
+        FrontRing {
+            page,
+            size,
+            slot: slot_size,
+            req_prod_pvt: 0,
+            rsp_cons: 0,
+        }
+    }
+
+    pub fn page(&self) -> &M {
+        &self.page
+    }
+
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    fn slot_offset(&self, idx: u32) -> usize {
+        RING_OFFSET + (idx & (self.size - 1)) as usize * self.slot
+    }
+
+    /// Requests we may still queue without overrunning unconsumed responses.
+    pub fn free_requests(&self) -> u32 {
+        self.size - self.req_prod_pvt.wrapping_sub(self.rsp_cons)
+    }
+
+    /// Write the next request slot (not yet visible to the backend).
+    pub fn put_request(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= self.slot && self.free_requests() > 0);
+        let off = self.slot_offset(self.req_prod_pvt);
+        self.page.write(off, bytes);
+        self.req_prod_pvt = self.req_prod_pvt.wrapping_add(1);
+    }
+
+    /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY: publish, and say whether the
+    /// backend asked to be notified for requests in the range just pushed.
+    pub fn push_requests(&mut self) -> bool {
+        let old = self.page.read_u32(REQ_PROD_OFFSET);
+        let new = self.req_prod_pvt;
+        self.page.write_u32(REQ_PROD_OFFSET, new); // release: slots before index
+        self.page.full_fence(); // index visible before we read req_event
+        let event = self.page.read_u32(REQ_EVENT_OFFSET);
+        new.wrapping_sub(event) < new.wrapping_sub(old)
+    }
+
+    /// Responses available now; an impossible producer is an error.
+    pub fn pending_responses(&self) -> Result<u32, Corrupt> {
+        let rsp_prod = self.page.read_u32(RSP_PROD_OFFSET); // acquire: slots after index
+        let n = rsp_prod.wrapping_sub(self.rsp_cons);
+        // never more responses than requests we made
+        if n > self.size || n > self.req_prod_pvt.wrapping_sub(self.rsp_cons) {
+            return Err(Corrupt {
+                rsp_prod,
+                rsp_cons: self.rsp_cons,
+            });
+        }
+        Ok(n)
+    }
+
+    /// Copy out the response slot at rsp_cons and advance.
+    pub fn take_response(&mut self, out: &mut [u8]) {
+        let off = self.slot_offset(self.rsp_cons);
+        self.page.read(off, out);
+        self.rsp_cons = self.rsp_cons.wrapping_add(1);
+    }
+
+    /// RING_FINAL_CHECK_FOR_RESPONSES: ask for an event at the next response,
+    /// then look again so a response that raced in is not missed.
+    pub fn final_check(&mut self) -> Result<bool, Corrupt> {
+        if self.pending_responses()? > 0 {
+            return Ok(true);
+        }
+        self.page
+            .write_u32(RSP_EVENT_OFFSET, self.rsp_cons.wrapping_add(1));
+        self.page.full_fence();
+        Ok(self.pending_responses()? > 0)
     }
 }

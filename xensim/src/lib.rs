@@ -26,6 +26,7 @@
 //! page bytes sit behind `Arc<Mutex<_>>` so a page can be handed to another
 //! thread if a test ever needs a concurrent peer.
 
+pub mod blkback;
 pub mod clock;
 pub mod evtchn;
 pub mod grant;
@@ -34,6 +35,7 @@ pub mod netback;
 pub mod peer;
 pub mod xenstored;
 
+pub use blkback::{BlkMisbehave, SimBlkback};
 pub use clock::SimClock;
 pub use evtchn::SimEvtchn;
 pub use grant::{ArrayGrantTable, SimGrantTable};
