@@ -410,13 +410,16 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             Ok(m) => m,
             Err(e) => return Err(self.fail(e)),
         };
-        let rx_more = match self.rx.poll(&mut self.stats) {
-            Ok(m) => m,
-            Err(e) => return Err(self.fail(e)),
-        };
+        if let Err(e) = self.rx.poll(&mut self.stats) {
+            return Err(self.fail(e));
+        }
         if self.rx.refill() {
             self.tx.bell.ring(&mut self.stats);
         }
+        let rx_more = match self.rx.more() {
+            Ok(m) => m,
+            Err(e) => return Err(self.fail(e)),
+        };
         // XSA-391: a backend that keeps signalling without producing anything
         // is flooding us; take the device down rather than spin on its events.
         if self.consumed() != before {

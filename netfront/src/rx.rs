@@ -32,6 +32,10 @@ const ETH_HLEN: usize = 14;
 /// for the GSO extra: holding pages for the stack never leaves it fewer.
 const KEEP_POSTED: usize = MAX_DATA_SLOTS + 1;
 
+fn corrupt(c: crate::ring::Corrupt) -> String {
+    format!("rx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons)
+}
+
 /// One data slot of a held packet.
 #[derive(Clone, Copy, Debug, Default)]
 struct Frag {
@@ -99,8 +103,8 @@ pub struct RxPath<M: SharedMem> {
     free: Vec<u16>,
     frags: VecDeque<Frag>,
     held: VecDeque<Held>,
-    /// A partial chain is waiting at the head of the ring.
-    waiting: bool,
+    /// A packet's chain was cut by the producer index: what we had seen.
+    waiting: Option<u32>,
 }
 
 impl<M: SharedMem> RxPath<M> {
@@ -113,7 +117,7 @@ impl<M: SharedMem> RxPath<M> {
             free: Vec::with_capacity(RX_BUFS),
             frags: VecDeque::with_capacity(RX_BUFS),
             held: VecDeque::with_capacity(RX_QUEUE_MAX),
-            waiting: false,
+            waiting: None,
         }
     }
 
@@ -143,18 +147,16 @@ impl<M: SharedMem> RxPath<M> {
     }
 
     /// Read, check and hold (or drop) what the backend produced, at most one
-    /// ring's worth. Returns whether more responses are already waiting.
-    pub fn poll(&mut self, stats: &mut Stats) -> Result<bool, String> {
-        let avail = self.ring.pending_responses().map_err(|c| {
-            format!("rx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons)
-        })?;
+    /// ring's worth (what was there when we looked).
+    pub fn poll(&mut self, stats: &mut Stats) -> Result<(), String> {
+        let avail = self.ring.pending_responses().map_err(corrupt)?;
         let mut left = avail;
-        self.waiting = false;
+        self.waiting = None;
         while left > 0 {
             match self.scan(left)? {
                 Scan::Partial => {
                     stats.rx_partial_waits += 1;
-                    self.waiting = true;
+                    self.waiting = Some(self.ring.rsp_cons.wrapping_add(left));
                     break;
                 }
                 Scan::Packet(p) => {
@@ -163,17 +165,18 @@ impl<M: SharedMem> RxPath<M> {
                 }
             }
         }
-        if self.waiting {
-            // ask for an event when the rest of the chain arrives
-            let seen = self.ring.rsp_cons.wrapping_add(left);
-            return self
-                .ring
-                .event_after(seen)
-                .map_err(|c| format!("rx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons));
+        Ok(())
+    }
+
+    /// Ask for an event at the next response we need, and say whether it is
+    /// already there (call after `poll` and `refill`).
+    pub fn more(&mut self) -> Result<bool, String> {
+        match self.waiting {
+            // the rest of a cut chain: an event when it comes
+            Some(seen) => self.ring.event_after(seen),
+            None => self.ring.final_check(),
         }
-        self.ring
-            .final_check()
-            .map_err(|c| format!("rx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons))
+        .map_err(corrupt)
     }
 
     /// A data slot `ahead` places on: its response, checked against the

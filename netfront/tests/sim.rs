@@ -10,6 +10,8 @@ use netfront::NetError;
 use smoltcp::socket::icmp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, Ipv4Address};
+use std::cell::Cell;
+use std::rc::Rc;
 use xensim::netback::NetMisbehave;
 
 #[test]
@@ -348,5 +350,44 @@ fn a_detach_waits_for_a_slow_backend_to_let_go() {
     nf.send_with(200, |b| b.fill(7)).unwrap();
     e.nb.borrow_mut().begin_close();
     e.nb.borrow_mut().close_lag = 20;
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn a_backend_that_answers_instantly_cannot_keep_poll_busy_past_one_ring() {
+    let mut e = env(None);
+    let armed = Rc::new(Cell::new(false));
+    let ev = InstantBackend {
+        inner: e.evt.clone(),
+        nb: e.nb.clone(),
+        armed: armed.clone(),
+    };
+    let mut nf = connect_with(&mut e, ev).unwrap();
+    armed.set(true); // from here every notification runs the backend at once
+    const N: u64 = 5000;
+    for i in 0..N {
+        e.nb.borrow_mut().to_guest.push_back(frame(60, i as u8));
+    }
+    e.nb.borrow_mut().step();
+    assert!(nf.poll().unwrap(), "more was waiting after the budget");
+    let s = nf.stats;
+    let consumed = s.rx_dropped + nf.rx_queued() as u64;
+    assert!(consumed > 0 && consumed <= 256, "one ring at most: {}", consumed);
+    assert_eq!(s.budget_hits, 1);
+    // the caller polls again, and it all arrives (or is counted) in bounded steps
+    let mut polls = 1;
+    loop {
+        while nf.recv().is_some() {}
+        let more = nf.poll().unwrap();
+        polls += 1;
+        if !more && nf.rx_queued() == 0 && e.nb.borrow().deliveries.is_empty() {
+            break;
+        }
+        assert!(polls < 200, "{:?}", nf.stats);
+    }
+    while nf.recv().is_some() {}
+    assert_eq!(nf.stats.rx_packets + nf.stats.rx_dropped, N);
+    assert!(polls >= (N / 256) as usize, "each poll took at most a ring: {}", polls);
+    armed.set(false);
     assert_clean_close(e, nf);
 }
