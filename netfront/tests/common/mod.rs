@@ -155,6 +155,8 @@ impl EventChannel for InstantBackend {
 pub struct Peer {
     pub nb: Rc<RefCell<SimNetback>>,
     pub mtu: usize,
+    /// Frames of `from_guest` already taken (they stay there for asserts).
+    next: usize,
 }
 pub struct PeerRx(Vec<u8>);
 pub struct PeerTx(Rc<RefCell<SimNetback>>);
@@ -175,11 +177,8 @@ impl Device for Peer {
     type RxToken<'a> = PeerRx;
     type TxToken<'a> = PeerTx;
     fn receive(&mut self, _t: Instant) -> Option<(PeerRx, PeerTx)> {
-        let mut nb = self.nb.borrow_mut();
-        if nb.from_guest.is_empty() {
-            return None;
-        }
-        let f = nb.from_guest.remove(0);
+        let f = self.nb.borrow().from_guest.get(self.next)?.clone();
+        self.next += 1;
         Some((PeerRx(f), PeerTx(self.nb.clone())))
     }
     fn transmit(&mut self, _t: Instant) -> Option<PeerTx> {
@@ -214,6 +213,7 @@ pub fn stacks<E: EventChannel>(e: &Env, nf: &mut Netfront<SimPage, E>) -> Stacks
     let mut peer_dev = Peer {
         nb: e.nb.clone(),
         mtu: 1514,
+        next: 0,
     };
     let mut peer = Interface::new(
         Config::new(HardwareAddress::Ethernet(EthernetAddress([
