@@ -56,38 +56,56 @@ pub fn rx(frame: &mut [u8], csum_blank: bool, validated: bool) -> Rx {
     );
     let proto = ip.next_header();
     let l4 = ip.payload_mut();
+    let how = (csum_blank, validated, &src, &dst);
     match proto {
-        IpProtocol::Tcp => {
-            let Ok(mut tcp) = TcpPacket::new_checked(l4) else {
-                return Rx::Bad;
-            };
-            if csum_blank {
-                tcp.fill_checksum(&src, &dst);
-                Rx::Completed
-            } else if validated {
-                Rx::Trusted
-            } else if tcp.verify_checksum(&src, &dst) {
-                Rx::Verified
-            } else {
-                Rx::Bad
-            }
-        }
-        IpProtocol::Udp => {
-            let Ok(mut udp) = UdpPacket::new_checked(l4) else {
-                return Rx::Bad;
-            };
-            if csum_blank {
-                udp.fill_checksum(&src, &dst);
-                Rx::Completed
-            } else if validated {
-                Rx::Trusted
-            } else if udp.verify_checksum(&src, &dst) {
-                Rx::Verified
-            } else {
-                Rx::Bad
-            }
-        }
+        IpProtocol::Tcp => decide(TcpPacket::new_checked(l4), how),
+        IpProtocol::Udp => decide(UdpPacket::new_checked(l4), how),
         _ => Rx::Other,
+    }
+}
+
+/// The checksum of a TCP or UDP header view.
+trait L4 {
+    fn fill(&mut self, src: &IpAddress, dst: &IpAddress);
+    fn verify(&self, src: &IpAddress, dst: &IpAddress) -> bool;
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> L4 for TcpPacket<T> {
+    fn fill(&mut self, src: &IpAddress, dst: &IpAddress) {
+        self.fill_checksum(src, dst)
+    }
+    fn verify(&self, src: &IpAddress, dst: &IpAddress) -> bool {
+        self.verify_checksum(src, dst)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> L4 for UdpPacket<T> {
+    fn fill(&mut self, src: &IpAddress, dst: &IpAddress) {
+        self.fill_checksum(src, dst)
+    }
+    fn verify(&self, src: &IpAddress, dst: &IpAddress) -> bool {
+        self.verify_checksum(src, dst)
+    }
+}
+
+/// Complete a blank checksum, trust a validated one, verify the rest; a
+/// header that does not parse is bad.
+fn decide<P: L4>(
+    parsed: smoltcp::wire::Result<P>,
+    (csum_blank, validated, src, dst): (bool, bool, &IpAddress, &IpAddress),
+) -> Rx {
+    let Ok(mut p) = parsed else {
+        return Rx::Bad;
+    };
+    if csum_blank {
+        p.fill(src, dst);
+        Rx::Completed
+    } else if validated {
+        Rx::Trusted
+    } else if p.verify(src, dst) {
+        Rx::Verified
+    } else {
+        Rx::Bad
     }
 }
 
@@ -117,90 +135,13 @@ pub fn tx(frame: &mut [u8]) -> bool {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/frames.rs"]
+mod frames;
+
+#[cfg(test)]
 mod tests {
+    use super::frames::*;
     use super::*;
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{
-        EthernetAddress, EthernetRepr, Ipv4Address, Ipv4Repr, TcpRepr, TcpSeqNumber, UdpRepr,
-    };
-
-    const SRC: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
-    const DST: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
-
-    /// An Ethernet + IPv4 + TCP frame with a correct checksum.
-    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
-        let tcp = TcpRepr {
-            src_port: 5001,
-            dst_port: 40000,
-            control: smoltcp::wire::TcpControl::Psh,
-            seq_number: TcpSeqNumber(7),
-            ack_number: Some(TcpSeqNumber(9)),
-            window_len: 1000,
-            window_scale: None,
-            max_seg_size: None,
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: None,
-            payload,
-        };
-        let ip = Ipv4Repr {
-            src_addr: SRC,
-            dst_addr: DST,
-            next_header: IpProtocol::Tcp,
-            payload_len: tcp.header_len() + payload.len(),
-            hop_limit: 64,
-        };
-        let eth = EthernetRepr {
-            src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
-            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let mut b = vec![0u8; 14 + 20 + tcp.header_len() + payload.len()];
-        let caps = ChecksumCapabilities::default();
-        let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-        eth.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &caps);
-        tcp.emit(
-            &mut TcpPacket::new_unchecked(p.payload_mut()),
-            &IpAddress::Ipv4(SRC),
-            &IpAddress::Ipv4(DST),
-            &caps,
-        );
-        b
-    }
-
-    fn udp_frame(payload: &[u8]) -> Vec<u8> {
-        let udp = UdpRepr {
-            src_port: 67,
-            dst_port: 68,
-        };
-        let ip = Ipv4Repr {
-            src_addr: SRC,
-            dst_addr: DST,
-            next_header: IpProtocol::Udp,
-            payload_len: 8 + payload.len(),
-            hop_limit: 64,
-        };
-        let mut b = vec![0u8; 14 + 20 + 8 + payload.len()];
-        let caps = ChecksumCapabilities::default();
-        let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-        f.set_ethertype(EthernetProtocol::Ipv4);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &caps);
-        udp.emit(
-            &mut UdpPacket::new_unchecked(p.payload_mut()),
-            &IpAddress::Ipv4(SRC),
-            &IpAddress::Ipv4(DST),
-            payload.len(),
-            |b| b.copy_from_slice(payload),
-            &caps,
-        );
-        b
-    }
-
-    const TCP_CSUM: usize = 14 + 20 + 16;
-    const UDP_CSUM: usize = 14 + 20 + 6;
 
     #[test]
     fn a_good_checksum_is_verified_and_a_bad_one_refused() {

@@ -18,6 +18,10 @@ use xensim::{SimClock, SimEvtchn, SimGrantTable, SimMemory, SimPage, SimPageAllo
 use xenstore::xenbus;
 use xenstore::{Client, Wait};
 
+mod frames;
+#[allow(unused_imports)]
+pub use frames::*;
+
 pub const DOMID: u16 = 1;
 
 pub struct SimWait {
@@ -243,45 +247,3 @@ impl Stacks {
         e.nb.borrow_mut().step();
     }
 }
-
-/// A TCP frame from 10.0.0.1 to the guest with a correct checksum.
-pub fn tcp_frame(payload: &[u8]) -> Vec<u8> {
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::*;
-    let tcp = TcpRepr {
-        src_port: 80,
-        dst_port: 40000,
-        control: TcpControl::None,
-        seq_number: TcpSeqNumber(1),
-        ack_number: Some(TcpSeqNumber(1)),
-        window_len: 100,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload,
-    };
-    let (src, dst) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 2));
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        next_header: IpProtocol::Tcp,
-        payload_len: 20 + payload.len(),
-        hop_limit: 64,
-    };
-    let mut b = vec![0u8; 54 + payload.len()];
-    let caps = ChecksumCapabilities::default();
-    let mut f = EthernetFrame::new_unchecked(&mut b[..]);
-    f.set_ethertype(EthernetProtocol::Ipv4);
-    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p, &caps);
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(p.payload_mut()),
-        &src.into(),
-        &dst.into(),
-        &caps,
-    );
-    b
-}
-
