@@ -173,9 +173,13 @@ impl Net {
 
     /// Run the driver and the stack; returns when the stack next needs us.
     pub fn poll(&mut self, now_ns: u64) -> Option<u64> {
+        // Ok(true): the backend produced more than one poll takes (a ring's
+        // worth): come back at once instead of waiting for an event
+        let mut more = false;
         if self.nf.is_down().is_none() {
-            if let Err(e) = self.nf.poll() {
-                println!("netfront: error device={} reason=\"{}\"", self.nf.path(), e);
+            match self.nf.poll() {
+                Ok(m) => more = m,
+                Err(e) => println!("netfront: error device={} reason=\"{}\"", self.nf.path(), e),
             }
         }
         if self.nf.is_down().is_some() {
@@ -200,11 +204,12 @@ impl Net {
             wake = Some(self.dhcp_wait.0);
         }
         // the stack may have queued frames or left received ones: poll the ring again soon
-        let _ = self.nf.poll();
+        more |= self.nf.poll().unwrap_or(false);
         let next = self
             .iface
             .poll_delay(instant(now_ns), &self.sockets)
             .map(|d| now_ns + d.total_micros() * 1000);
+        let next = if more { Some(now_ns) } else { next };
         match (next, wake) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
