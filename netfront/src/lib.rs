@@ -43,6 +43,7 @@ mod rx;
 pub mod slots;
 mod tx;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -168,8 +169,10 @@ pub struct Netfront<M: SharedMem, E: EventChannel> {
     pub backend_id: u16,
     pub mac: [u8; 6],
     pub port: u32,
-    tx: TxPath<M, E>,
-    rx: RxPath<M>,
+    // boxed: the driver moves by value through connect into the caller's
+    // state, and the kernel's boot stack is small
+    tx: Box<TxPath<M, E>>,
+    rx: Box<RxPath<M>>,
     ring_maps: [Map; 2],
     ring_grefs: [u32; 2],
     /// Where each received packet is copied for the stack (MAX_PACKET).
@@ -292,8 +295,11 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             backend_id: peer,
             mac,
             port,
-            tx: TxPath::new(FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE), bell),
-            rx: RxPath::new(FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE)),
+            tx: Box::new(TxPath::new(
+                FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE),
+                bell,
+            )),
+            rx: Box::new(RxPath::new(FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE))),
             ring_maps: [tx_buf.map, rx_buf.map],
             ring_grefs: [tx_buf.gref, rx_buf.gref],
             rx_buf: alloc::vec![0u8; MAX_PACKET],
@@ -571,12 +577,12 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             ring: tx_ring,
             bufs: tx_bufs,
             ..
-        } = tx;
+        } = *tx;
         let RxPath {
             ring: rx_ring,
             bufs: rx_bufs,
             ..
-        } = rx;
+        } = *rx;
         let mut quarantined = 0;
         for b in tx_bufs.into_iter().chain(rx_bufs) {
             quarantined += release(gt, b.map, b.page) as usize;

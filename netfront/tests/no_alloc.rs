@@ -91,3 +91,5 @@ fn receive_and_transmit_allocate_nothing() {
     assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 1);
     assert_clean_close(e, nf);
 }
+
+
