@@ -23,8 +23,19 @@
 //!   option 26) and returns what is in force; `capabilities()` follows it,
 //!   but smoltcp reads capabilities only in `Interface::new`.
 //! - `tso()` / `set_tso()`: TCP segmentation offload, on when the backend
-//!   offers `feature-gso-tcpv4` (and SG): smoltcp then hands over TCP
-//!   segments up to 64 KiB and the backend cuts them.
+//!   offers `feature-gso-tcpv4` (and SG) and the crate is built with feature
+//!   `tso`: smoltcp then hands over TCP segments up to 64 KiB with a GSO
+//!   extra and the backend cuts them. Off by default: smoltcp 0.14's
+//!   `segmentation-offload` does not build without `proto-ipv6` (+41 KB of
+//!   kernel for a stack that is IPv4-only), and it is not yet measured.
+//! - Protocol errors take the device down with a reason (`is_down()`): ids,
+//!   offsets and lengths past the page, producer indexes, a chain longer than
+//!   18 slots, a first slot shorter than an Ethernet header, extra-info types
+//!   never negotiated, two GSO extras, gso_prefix, TX NULL responses without
+//!   an extra slot. As Linux does, a packet with an error status in any slot,
+//!   a GSO extra of size 0 or of a type other than TCPv4, or a length outside
+//!   14..=MAX_PACKET is dropped and counted instead; a chain cut by the
+//!   producer index is waited for (an event storm bounds the wait).
 //! - `stats` holds every counter, overload by reason included;
 //!   `shutdown(xs, gt)` closes the handshake and ends every grant.
 //!
