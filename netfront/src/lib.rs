@@ -2,16 +2,59 @@
 //! at connect (busdma maps made then, so the data path takes no grant
 //! operations); every response is read once into a local copy and checked;
 //! a backend that breaks the protocol gets the device taken down.
+//!
+//! How a caller drives it:
+//! - `Netfront::connect(xs, gt, pa, events, dev)` negotiates scatter-gather
+//!   (`feature-sg`), TCPv4 GSO (`feature-gso-tcpv4`), checksum offload and
+//!   rx-notify, grants everything and waits for the backend to connect.
+//! - `poll()` consumes the event-channel event (always, also when the device
+//!   is down), takes TX completions and received packets (at most one ring's
+//!   worth of responses each way) and re-posts pages. `Ok(true)` means the
+//!   backend had already produced more than that budget: poll again before
+//!   blocking. An error means the device is down (`is_down()` says why).
+//! - The `smoltcp::phy::Device` impl hands each received packet to the stack
+//!   as a slice of one per-device buffer (one copy out of the pages, no
+//!   allocation per packet) and builds each frame in one staging buffer.
+//!   TCP/UDP checksums are the driver's (see `csum`): smoltcp is told not to
+//!   verify them on receive, nor to compute TCP's on transmit.
+//! - `mtu()` is the MTU in force: the `mtu` node libxl writes into our device
+//!   directory (absent: 1500), capped by what the backend can take (1500
+//!   without its `feature-sg`, else 65517). `set_mtu()` changes it (DHCP
+//!   option 26) and returns what is in force; `capabilities()` follows it,
+//!   but smoltcp reads capabilities only in `Interface::new`.
+//! - `tso()` / `set_tso()`: TCP segmentation offload, on when the backend
+//!   offers `feature-gso-tcpv4` (and SG) and the crate is built with feature
+//!   `tso`: smoltcp then hands over TCP segments up to 64 KiB with a GSO
+//!   extra and the backend cuts them. Off by default: smoltcp 0.14's
+//!   `segmentation-offload` does not build without `proto-ipv6` (+41 KB of
+//!   kernel for a stack that is IPv4-only), and it is not yet measured.
+//! - Protocol errors take the device down with a reason (`is_down()`): ids,
+//!   offsets and lengths past the page, producer indexes, a chain longer than
+//!   18 slots, a first slot shorter than an Ethernet header, extra-info types
+//!   never negotiated, two GSO extras, gso_prefix, TX NULL responses without
+//!   an extra slot. As Linux does, a packet with an error status in any slot,
+//!   a GSO extra of size 0 or of a type other than TCPv4, or a length outside
+//!   14..=MAX_PACKET is dropped and counted instead; a chain cut by the
+//!   producer index is waited for (an event storm bounds the wait).
+//! - `stats` holds every counter, overload by reason included;
+//!   `shutdown(xs, gt)` closes the handshake and ends every grant.
+//!
+//! Added to the API: `poll() -> Result<bool, _>` (was `Result<(), _>`),
+//! `mtu()`, `set_mtu()`, `mtu_cap()`, `tso()`, `set_tso()`, `rx_queued()`,
+//! the new `Stats` fields, the `csum` module.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod csum;
 pub mod device;
 pub mod ring;
+mod rx;
 pub mod slots;
+mod tx;
 
-use alloc::collections::VecDeque;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,15 +67,20 @@ use xenstore::xenbus::{self, Frontend, FrontendError, State};
 use xenstore::{Client, Wait};
 
 use ring::FrontRing;
+use rx::RxPath;
+use tx::{Doorbell, TxPath};
 
-/// RX buffers posted (the ring holds 256: keep it full).
-pub const RX_BUFS: usize = 256;
-/// TX buffers: frames in flight at once.
-pub const TX_BUFS: usize = 64;
-/// Received frames waiting for the stack before we start dropping.
-const RX_QUEUE_MAX: usize = 128;
-/// Largest frame we send or accept: 1500-byte MTU plus the Ethernet header.
-pub const MAX_FRAME: usize = 1514;
+pub use rx::{MAX_PACKET, RX_BUFS, RX_QUEUE_MAX};
+pub use tx::{MAX_TX_FRAME, TX_BUFS};
+
+/// The MTU when libxl wrote none.
+pub const MTU_DEFAULT: u16 = 1500;
+/// The largest MTU with scatter-gather: netback's own limit
+/// (ETH_MAX_MTU 65535 less a VLAN Ethernet header, 18).
+pub const MTU_MAX_SG: u16 = 65517;
+/// The smallest MTU IPv4 allows (RFC 791).
+pub const MTU_MIN: u16 = 68;
+const ETH_HLEN: usize = 14;
 const CONNECT_TIMEOUT_NS: u64 = 20_000_000_000;
 const CLOSE_TIMEOUT_NS: u64 = 5_000_000_000;
 /// Consecutive events that brought no response before we call it a storm. A
@@ -74,31 +122,56 @@ fn handshake(e: FrontendError) -> NetError {
     }
 }
 
-/// Counters for the console and XenStore.
+/// Counters for the console and XenStore: the one place overload is counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Packets handed to the stack, and their bytes.
     pub rx_packets: u64,
     pub rx_bytes: u64,
+    /// Frames queued to the backend, and their bytes.
     pub tx_packets: u64,
     pub tx_bytes: u64,
-    /// RX frames dropped: stack queue full, backend error status, bad length.
+    /// RX packets dropped, for any of the reasons below.
     pub rx_dropped: u64,
+    /// ... because RX_QUEUE_MAX packets (or all pages but the 19 netback
+    /// needs to start a packet) already wait for the stack.
+    pub rx_queue_full: u64,
+    /// ... because a slot had an error status.
+    pub rx_error_status: u64,
+    /// ... because shorter than an Ethernet header or longer than MAX_PACKET.
+    pub rx_bad_length: u64,
+    /// ... because of a GSO extra with size 0 or a type other than TCPv4.
+    pub rx_bad_gso: u64,
+    /// ... because the TCP/UDP checksum was wrong (or its header broken).
+    pub rx_csum_bad: u64,
+    /// Packets flagged `csum_blank` whose checksum we completed.
+    pub rx_csum_blank: u64,
+    /// Packets that came with a GSO extra (larger than the MTU).
+    pub rx_gso_packets: u64,
+    /// Polls that found a packet's slot chain cut by the producer index.
+    pub rx_partial_waits: u64,
     /// TX responses with an error status.
     pub tx_errors: u64,
-    /// TX attempts refused because every buffer was in flight.
+    /// TX frames refused or dropped because every buffer or ring slot they
+    /// needed was in flight.
     pub tx_busy: u64,
-    /// Frames the backend flagged with a blank checksum (we asked for full
-    /// checksums; smoltcp verifies and drops them).
-    pub rx_csum_blank: u64,
+    /// TX frames dropped as unsendable (length, or GSO for a non-TCP frame).
+    pub tx_dropped: u64,
+    /// TX frames sent with a GSO extra (TSO).
+    pub tx_gso_packets: u64,
     pub notifies: u64,
     pub events: u64,
+    /// Events that brought no response (counted towards the storm limit).
+    pub events_idle: u64,
+    /// Polls that stopped at the one-ring budget with more waiting.
+    pub budget_hits: u64,
 }
 
 /// One page-sized packet buffer, granted for the device's lifetime.
-struct Buffer<M: SharedMem> {
-    page: M,
+pub(crate) struct Buffer<M: SharedMem> {
+    pub(crate) page: M,
     map: Map,
-    gref: u32,
+    pub(crate) gref: u32,
 }
 
 pub struct Netfront<M: SharedMem, E: EventChannel> {
@@ -107,20 +180,22 @@ pub struct Netfront<M: SharedMem, E: EventChannel> {
     pub backend_id: u16,
     pub mac: [u8; 6],
     pub port: u32,
-    events: E,
-    tx: FrontRing<M>,
-    rx: FrontRing<M>,
+    // boxed: the driver moves by value through connect into the caller's
+    // state, and the kernel's boot stack is small
+    tx: Box<TxPath<M, E>>,
+    rx: Box<RxPath<M>>,
     ring_maps: [Map; 2],
     ring_grefs: [u32; 2],
-    tx_bufs: Vec<Buffer<M>>,
-    tx_free: Vec<u16>,
-    tx_inflight: [bool; TX_BUFS],
-    rx_bufs: Vec<Buffer<M>>,
-    rx_posted: [bool; RX_BUFS],
-    rx_queue: VecDeque<Vec<u8>>,
+    /// Where each received packet is copied for the stack (MAX_PACKET).
+    rx_buf: Vec<u8>,
     down: Option<String>,
     /// events in a row that brought no response (storm detection)
     idle_events: u32,
+    mtu: u16,
+    /// What the backend can take: MTU_MAX_SG with its feature-sg, else 1500.
+    mtu_cap: u16,
+    /// The backend offers TCPv4 GSO on our transmit side.
+    backend_tso: bool,
     pub stats: Stats,
 }
 
@@ -184,15 +259,25 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         }) {
             return Err(give_up(xs, &mut fe, handshake(e)));
         }
-        let rx_copy = xs
-            .read_string(&format!("{}/feature-rx-copy", dev.backend))
-            .unwrap_or_default();
-        if rx_copy.trim() != "1" {
+        let backend_has = |xs: &mut Client<XM, W>, key: &str| {
+            xs.read_string(&format!("{}/{}", dev.backend, key))
+                .is_ok_and(|v| v.trim() == "1")
+        };
+        if !backend_has(xs, "feature-rx-copy") {
             let e = NetError::Backend(String::from(
                 "no feature-rx-copy (page flipping is not supported)",
             ));
             return Err(give_up(xs, &mut fe, e));
         }
+        // Transmit chains need the backend's scatter-gather, TSO its GSO too.
+        let sg = backend_has(xs, "feature-sg");
+        let backend_tso = sg && backend_has(xs, "feature-gso-tcpv4");
+        let mtu_cap = if sg { MTU_MAX_SG } else { MTU_DEFAULT };
+        let mtu = xs
+            .read_string(&format!("{}/mtu", dev.path))
+            .ok()
+            .and_then(|v| v.trim().parse::<u16>().ok())
+            .unwrap_or(MTU_DEFAULT);
 
         // Rings: one page each, granted writable to the backend.
         let tx_buf = match buffer(gt, pa, peer, Direction::FromDevice) {
@@ -215,30 +300,29 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                 return Err(give_up(xs, &mut fe, e));
             }
         };
-        let (tx, rx) = (
-            FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE),
-            FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE),
-        );
+        let bell = Doorbell { events, port };
         let mut nf = Netfront {
             fe,
             backend_id: peer,
             mac,
             port,
-            events,
-            tx,
-            rx,
+            tx: Box::new(TxPath::new(
+                FrontRing::init(tx_buf.page, nif::TX_SLOT_SIZE),
+                bell,
+            )),
+            rx: Box::new(RxPath::new(FrontRing::init(rx_buf.page, nif::RX_SLOT_SIZE))),
             ring_maps: [tx_buf.map, rx_buf.map],
             ring_grefs: [tx_buf.gref, rx_buf.gref],
-            tx_bufs: Vec::with_capacity(TX_BUFS),
-            tx_free: Vec::with_capacity(TX_BUFS),
-            tx_inflight: [false; TX_BUFS],
-            rx_bufs: Vec::with_capacity(RX_BUFS),
-            rx_posted: [false; RX_BUFS],
-            rx_queue: VecDeque::with_capacity(RX_QUEUE_MAX),
+            rx_buf: alloc::vec![0u8; MAX_PACKET],
             down: None,
             idle_events: 0,
+            mtu: MTU_DEFAULT,
+            mtu_cap,
+            backend_tso,
             stats: Stats::default(),
         };
+        nf.set_mtu(mtu);
+        nf.set_tso(true);
         match nf.finish_connect(xs, gt, pa, deadline) {
             Ok(()) => Ok(nf),
             Err(e) => {
@@ -259,17 +343,13 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         deadline: u64,
     ) -> Result<(), NetError> {
         let peer = self.backend_id;
-        for i in 0..TX_BUFS {
-            self.tx_bufs
-                .push(buffer(gt, pa, peer, Direction::ToDevice)?);
-            self.tx_free.push((TX_BUFS - 1 - i) as u16);
+        for _ in 0..TX_BUFS {
+            self.tx.add(buffer(gt, pa, peer, Direction::ToDevice)?);
         }
-        for id in 0..RX_BUFS {
-            self.rx_bufs
-                .push(buffer(gt, pa, peer, Direction::FromDevice)?);
-            self.post_rx(id as u16);
+        for _ in 0..RX_BUFS {
+            self.rx.add(buffer(gt, pa, peer, Direction::FromDevice)?);
         }
-        self.rx.push_requests();
+        self.rx.refill();
 
         let (tx_ref, rx_ref, p) = (self.ring_grefs[0], self.ring_grefs[1], self.port);
         let path = self.fe.dev.path.clone();
@@ -282,10 +362,12 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             w(xs, "event-channel", format!("{}", p))?;
             w(xs, "request-rx-copy", String::from("1"))?;
             w(xs, "feature-rx-notify", String::from("1"))?;
-            w(xs, "feature-sg", String::from("0"))?;
-            w(xs, "feature-gso-tcpv4", String::from("0"))?;
-            // full checksums from the backend: we never see partial ones
-            w(xs, "feature-no-csum-offload", String::from("1"))?;
+            // we take multi-slot packets and TCPv4 GSO (IPv4 only: no v6)
+            w(xs, "feature-sg", String::from("1"))?;
+            w(xs, "feature-gso-tcpv4", String::from("1"))?;
+            // checksum offload on (GSO needs it): the driver completes and
+            // verifies TCP/UDP checksums itself (see `csum`)
+            w(xs, "feature-no-csum-offload", String::from("0"))?;
             w(xs, "feature-ipv6-csum-offload", String::from("0"))
         })
         .map_err(store)?;
@@ -304,8 +386,8 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         }
         // the owner watches the backend from here on, under its own token
         let _ = self.fe.unwatch_backend(xs);
-        self.events.unmask(self.port);
-        self.notify();
+        self.tx.bell.events.unmask(self.port);
+        self.tx.bell.ring(&mut self.stats);
         Ok(())
     }
 
@@ -313,39 +395,54 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         self.down.as_deref()
     }
 
-    fn notify(&mut self) {
-        self.stats.notifies += 1;
-        self.events.notify(self.port);
-    }
-
-    fn post_rx(&mut self, id: u16) {
-        let gref = self.rx_bufs[id as usize].gref;
-        self.rx.put_request(&slots::rx_request(id, gref));
-        self.rx_posted[id as usize] = true;
-    }
-
     fn fail(&mut self, why: String) -> NetError {
         if self.down.is_none() {
             self.down = Some(why.clone());
         }
+        self.tx.up = false;
         NetError::Protocol(why)
     }
 
-    /// Take what the backend produced: TX completions and received frames,
-    /// refill the RX ring. An error means the device is down.
-    pub fn poll(&mut self) -> Result<(), NetError> {
-        if let Some(d) = &self.down {
-            return Err(NetError::Protocol(d.clone()));
-        }
-        let evented = self.events.take_pending(self.port);
+    /// Responses consumed so far on both rings (storm detection).
+    fn consumed(&self) -> u32 {
+        self.tx.ring.rsp_cons.wrapping_add(self.rx.ring.rsp_cons)
+    }
+
+    /// Consume the event, take TX completions and received packets (at most
+    /// one ring's worth each way), re-post pages. `Ok(true)`: the backend had
+    /// produced more than that budget, poll again before blocking. An error
+    /// means the device is down.
+    pub fn poll(&mut self) -> Result<bool, NetError> {
+        // the event is always consumed, down or not: a pending one left
+        // behind would keep the caller's idle loop from ever halting
+        let evented = self.tx.bell.events.take_pending(self.port);
         if evented {
             self.stats.events += 1;
         }
-        let before = self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons);
-        let r = self.poll_rings();
-        // XSA-391: a backend that keeps signalling without producing anything is
-        // flooding us; take the device down rather than spin on its events.
-        if evented && r.is_ok() && self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons) == before {
+        if let Some(d) = &self.down {
+            return Err(NetError::Protocol(d.clone()));
+        }
+        let before = self.consumed();
+        let tx_more = match self.tx.poll(&mut self.stats) {
+            Ok(m) => m,
+            Err(e) => return Err(self.fail(e)),
+        };
+        if let Err(e) = self.rx.poll(&mut self.stats) {
+            return Err(self.fail(e));
+        }
+        if self.rx.refill() {
+            self.tx.bell.ring(&mut self.stats);
+        }
+        let rx_more = match self.rx.more() {
+            Ok(m) => m,
+            Err(e) => return Err(self.fail(e)),
+        };
+        // XSA-391: a backend that keeps signalling without producing anything
+        // is flooding us; take the device down rather than spin on its events.
+        if self.consumed() != before {
+            self.idle_events = 0;
+        } else if evented {
+            self.stats.events_idle += 1;
             self.idle_events += 1;
             if self.idle_events > EVENT_STORM_LIMIT {
                 return Err(self.fail(format!(
@@ -353,148 +450,98 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                     self.idle_events
                 )));
             }
-        } else if self.tx.rsp_cons.wrapping_add(self.rx.rsp_cons) != before {
-            self.idle_events = 0;
         }
-        r
+        let more = tx_more || rx_more;
+        if more {
+            self.stats.budget_hits += 1;
+        }
+        Ok(more)
     }
 
-    fn poll_rings(&mut self) -> Result<(), NetError> {
+    /// The next received packet, copied into the per-device buffer with its
+    /// checksum completed or verified; returns its length. Packets with a
+    /// bad checksum are dropped here (counted).
+    fn next_packet(&mut self) -> Option<usize> {
+        if self.down.is_some() {
+            return None;
+        }
         loop {
-            self.tx_completions()?;
-            let refilled = self.rx_frames()?;
-            if refilled && self.rx.push_requests() {
-                self.notify();
+            let t = self.rx.take(&mut self.rx_buf)?;
+            if self.rx.refill() {
+                self.tx.bell.ring(&mut self.stats);
             }
-            let more_tx = self.tx.final_check().map_err(|c| {
-                self.fail(format!(
-                    "tx ring rsp_prod {} cons {}",
-                    c.rsp_prod, c.rsp_cons
-                ))
-            })?;
-            let more_rx = self.rx.final_check().map_err(|c| {
-                self.fail(format!(
-                    "rx ring rsp_prod {} cons {}",
-                    c.rsp_prod, c.rsp_cons
-                ))
-            })?;
-            if !more_tx && !more_rx {
-                return Ok(());
-            }
-        }
-    }
-
-    fn tx_completions(&mut self) -> Result<(), NetError> {
-        let n = self.tx.pending_responses().map_err(|c| {
-            self.fail(format!(
-                "tx ring rsp_prod {} cons {}",
-                c.rsp_prod, c.rsp_cons
-            ))
-        })?;
-        for _ in 0..n {
-            let mut b = [0u8; nif::TX_SLOT_SIZE];
-            self.tx.take_response(&mut b);
-            let r = slots::tx_response(&b);
-            let id = r.id as usize;
-            if id >= TX_BUFS || !self.tx_inflight[id] {
-                return Err(self.fail(format!("tx response for id {} not in flight", r.id)));
-            }
-            if r.status == nif::NETIF_RSP_NULL {
-                return Err(self.fail(String::from("tx NULL response without extra slots")));
-            }
-            if r.status < 0 {
-                self.stats.tx_errors += 1;
-            }
-            self.tx_inflight[id] = false;
-            self.tx_free.push(r.id);
-        }
-        Ok(())
-    }
-
-    /// Returns whether buffers were re-posted.
-    fn rx_frames(&mut self) -> Result<bool, NetError> {
-        let n = self.rx.pending_responses().map_err(|c| {
-            self.fail(format!(
-                "rx ring rsp_prod {} cons {}",
-                c.rsp_prod, c.rsp_cons
-            ))
-        })?;
-        for _ in 0..n {
-            let mut b = [0u8; nif::RX_SLOT_SIZE];
-            self.rx.take_response(&mut b);
-            let r = slots::rx_response(&b);
-            let id = r.id as usize;
-            if id >= RX_BUFS || !self.rx_posted[id] {
-                return Err(self.fail(format!("rx response for id {} not posted", r.id)));
-            }
-            self.rx_posted[id] = false;
-            if r.flags & (nif::NETRXF_MORE_DATA | nif::NETRXF_EXTRA_INFO | nif::NETRXF_GSO_PREFIX)
-                != 0
-            {
-                return Err(self.fail(format!(
-                    "rx flags {:#x} for features never negotiated",
-                    r.flags
-                )));
-            }
-            if r.status <= 0 {
-                self.stats.rx_dropped += 1; // backend error or empty frame
-            } else {
-                let (off, len) = (r.offset as usize, r.status as usize);
-                if off + len > PAGE_SIZE {
-                    return Err(
-                        self.fail(format!("rx offset {} + length {} past the page", off, len))
-                    );
-                }
-                if len > MAX_FRAME || len < 14 || self.rx_queue.len() >= RX_QUEUE_MAX {
+            let frame = self.rx_buf.get_mut(..t.len)?;
+            match csum::rx(frame, t.csum_blank, t.data_validated) {
+                csum::Rx::Bad => {
+                    self.stats.rx_csum_bad += 1;
                     self.stats.rx_dropped += 1;
-                } else {
-                    if r.flags & nif::NETRXF_CSUM_BLANK != 0 {
-                        self.stats.rx_csum_blank += 1;
-                    }
-                    let mut frame = alloc::vec![0u8; len];
-                    self.rx_bufs[id].page.read(off, &mut frame);
-                    self.stats.rx_packets += 1;
-                    self.stats.rx_bytes += len as u64;
-                    self.rx_queue.push_back(frame);
+                    continue;
                 }
+                csum::Rx::Completed => self.stats.rx_csum_blank += 1,
+                _ => {}
             }
-            self.post_rx(id as u16);
+            self.stats.rx_packets += 1;
+            self.stats.rx_bytes += t.len as u64;
+            return Some(t.len);
         }
-        Ok(n > 0)
     }
 
-    /// A received frame for the stack.
+    /// A received frame, as an owned copy (for tests and tools: the
+    /// `Device` path hands smoltcp a slice and allocates nothing).
     pub fn recv(&mut self) -> Option<Vec<u8>> {
-        self.rx_queue.pop_front()
+        let n = self.next_packet()?;
+        Some(self.rx_buf[..n].to_vec())
     }
 
+    /// Packets received and waiting for the stack.
+    pub fn rx_queued(&self) -> usize {
+        self.rx.queued()
+    }
+
+    /// Is there room to send a frame of the largest size the stack may build?
     pub fn can_send(&self) -> bool {
-        self.down.is_none() && !self.tx_free.is_empty() && self.tx.free_requests() > 0
+        self.tx.room(self.tx.max_len())
     }
 
-    /// Queue one frame built by `fill` (which gets a buffer of `len` bytes).
-    /// The whole frame sits in one slot, so the first slot carries the whole
-    /// Ethernet header (XSA-423).
+    /// Queue one frame of `len` bytes built by `fill`; `None` (and `fill`
+    /// not called) when there is no room or `len` is out of range.
     pub fn send_with<R>(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
-        if !self.can_send() || len > MAX_FRAME || len == 0 {
+        if len == 0 || len > self.tx.max_frame || !self.tx.room(len) {
             self.stats.tx_busy += 1;
             return None;
         }
-        let id = self.tx_free.pop()?;
-        let mut frame = [0u8; MAX_FRAME];
-        let r = fill(&mut frame[..len]);
-        let buf = &self.tx_bufs[id as usize];
-        buf.page.write(0, &frame[..len]);
-        let gref = buf.gref;
-        self.tx
-            .put_request(&slots::tx_request(gref, 0, 0, id, len as u16));
-        self.tx_inflight[id as usize] = true;
-        self.stats.tx_packets += 1;
-        self.stats.tx_bytes += len as u64;
-        if self.tx.push_requests() {
-            self.notify();
-        }
-        Some(r)
+        Some(self.tx.send(&mut self.stats, len, None, fill))
+    }
+
+    /// The MTU in force (IP bytes per frame, without the Ethernet header).
+    pub fn mtu(&self) -> u16 {
+        self.mtu
+    }
+
+    /// The largest MTU this backend allows.
+    pub fn mtu_cap(&self) -> u16 {
+        self.mtu_cap
+    }
+
+    /// Ask for `mtu` (e.g. from DHCP option 26); returns the MTU in force,
+    /// clamped to MTU_MIN..=mtu_cap().
+    pub fn set_mtu(&mut self, mtu: u16) -> u16 {
+        self.mtu = mtu.clamp(MTU_MIN, self.mtu_cap);
+        self.tx.max_frame = self.mtu as usize + ETH_HLEN;
+        self.mtu
+    }
+
+    /// TCP segmentation offload in force.
+    pub fn tso(&self) -> bool {
+        self.tx.tso
+    }
+
+    /// Turn TSO on or off (on only if the backend offers it and the crate
+    /// is built with feature `tso`); returns what is in force. Like the MTU,
+    /// smoltcp reads it in `Interface::new`.
+    pub fn set_tso(&mut self, on: bool) -> bool {
+        self.tx.tso = on && self.backend_tso && cfg!(feature = "tso");
+        self.tx.tso
     }
 
     /// Take the device down: Closing, Closed, wait for the backend to let go,
@@ -528,12 +575,30 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
 
     /// End every grant and free the pages; a grant the backend still uses is
     /// quarantined: its reference and page are never reused. Returns how many.
-    fn release<G: GrantTable>(mut self, gt: &mut G) -> usize {
+    fn release<G: GrantTable>(self, gt: &mut G) -> usize {
+        let Netfront {
+            tx,
+            rx,
+            ring_maps,
+            port,
+            ..
+        } = self;
+        let TxPath {
+            mut bell,
+            ring: tx_ring,
+            bufs: tx_bufs,
+            ..
+        } = *tx;
+        let RxPath {
+            ring: rx_ring,
+            bufs: rx_bufs,
+            ..
+        } = *rx;
         let mut quarantined = 0;
-        for b in self.tx_bufs.drain(..).chain(self.rx_bufs.drain(..)) {
+        for b in tx_bufs.into_iter().chain(rx_bufs) {
             quarantined += release(gt, b.map, b.page) as usize;
         }
-        let [mut tx_map, mut rx_map] = self.ring_maps;
+        let [mut tx_map, mut rx_map] = ring_maps;
         let tx_ok = tx_map.unload(gt).is_ok();
         let rx_ok = rx_map.unload(gt).is_ok();
         if tx_ok && rx_ok {
@@ -541,9 +606,9 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             let _ = rx_map.destroy(gt);
         } else {
             quarantined += 1;
-            core::mem::forget((tx_map, rx_map, self.tx, self.rx)); // rings stay granted: keep their pages
+            core::mem::forget((tx_map, rx_map, tx_ring, rx_ring)); // rings stay granted: keep their pages
         }
-        self.events.close(self.port);
+        bell.events.close(port);
         quarantined
     }
 }

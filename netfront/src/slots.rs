@@ -1,7 +1,10 @@
 //! netif ring slots as bytes: requests we emit, responses we parse (each
 //! read once, from a local copy). Layouts from `xenabi::netif`.
 
-use xenabi::netif::{NetifRxResponse, NetifTxResponse, RX_SLOT_SIZE, TX_SLOT_SIZE};
+use xenabi::netif::{
+    NetifExtraGso, NetifExtraInfo, NetifRxResponse, NetifTxResponse, RX_SLOT_SIZE, TX_SLOT_SIZE,
+    XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_GSO_TYPE_TCPV4,
+};
 
 pub fn tx_request(gref: u32, offset: u16, flags: u16, id: u16, size: u16) -> [u8; TX_SLOT_SIZE] {
     let mut b = [0u8; TX_SLOT_SIZE];
@@ -40,6 +43,36 @@ pub fn rx_response(b: &[u8; RX_SLOT_SIZE]) -> NetifRxResponse {
     }
 }
 
+/// An extra-info slot that overlays a response (RX) or follows a request (TX).
+pub fn extra_info(b: &[u8]) -> NetifExtraInfo {
+    let mut u = [0u8; 6];
+    u.copy_from_slice(&b[2..8]);
+    NetifExtraInfo {
+        kind: b[0],
+        flags: b[1],
+        u,
+    }
+}
+
+/// The `u.gso` view of an extra-info slot.
+pub fn gso(e: &NetifExtraInfo) -> NetifExtraGso {
+    NetifExtraGso {
+        size: u16::from_le_bytes([e.u[0], e.u[1]]),
+        kind: e.u[2],
+        pad: e.u[3],
+        features: u16::from_le_bytes([e.u[4], e.u[5]]),
+    }
+}
+
+/// A TX GSO extra slot for a TCPv4 packet cut into `mss`-byte segments.
+pub fn tx_gso_extra(mss: u16) -> [u8; TX_SLOT_SIZE] {
+    let mut b = [0u8; TX_SLOT_SIZE];
+    b[0] = XEN_NETIF_EXTRA_TYPE_GSO;
+    b[2..4].copy_from_slice(&mss.to_le_bytes());
+    b[4] = XEN_NETIF_GSO_TYPE_TCPV4;
+    b
+}
+
 /// Parse a MAC address "00:16:3e:aa:bb:cc".
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
@@ -71,6 +104,18 @@ mod tests {
         assert_eq!((r.id, r.offset, r.flags, r.status), (3, 10, 1, -1));
         let t = tx_response(&[4, 0, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!((t.id, t.status), (4, -2));
+    }
+
+    #[test]
+    fn extra_info_layouts() {
+        // type GSO, flags MORE, size 1448, gso type TCPv4, pad, features 0
+        let e = extra_info(&[1, 1, 0xa8, 0x05, 1, 0, 0, 0]);
+        assert_eq!((e.kind, e.flags), (1, 1));
+        let g = gso(&e);
+        assert_eq!((g.size, g.kind, g.features), (1448, 1, 0));
+        let t = tx_gso_extra(1448);
+        assert_eq!(t, [1, 0, 0xa8, 0x05, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(gso(&extra_info(&t)).size, 1448);
     }
 
     #[test]

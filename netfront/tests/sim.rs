@@ -3,127 +3,16 @@
 //! hostile backend that must never panic us, make us touch memory we did
 //! not grant, or leave a grant active.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod common;
 
-use netfront::{NetError, Netfront};
-use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+use common::*;
+use netfront::NetError;
 use smoltcp::socket::icmp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, Ipv4Address,
-};
-use xenabi::hal::Clock;
-use xensim::netback::{NetMisbehave, SimNetback};
-use xensim::xenstored::Xenstored;
-use xensim::{SimClock, SimEvtchn, SimGrantTable, SimMemory, SimPage, SimPageAlloc};
-use xenstore::xenbus;
-use xenstore::{Client, Wait};
-
-const DOMID: u16 = 1;
-
-struct SimWait {
-    xsd: Rc<RefCell<Xenstored>>,
-    nb: Rc<RefCell<SimNetback>>,
-    clock: SimClock,
-}
-
-impl SimWait {
-    fn run(&mut self) {
-        self.xsd.borrow_mut().process();
-        self.nb.borrow_mut().step();
-        self.xsd.borrow_mut().process();
-    }
-}
-
-impl Wait for SimWait {
-    fn notify(&mut self) {}
-    fn wait(&mut self, deadline_ns: u64) {
-        self.run();
-        let step = 1_000_000u64.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
-        self.clock.advance(step);
-    }
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-}
-
-struct Env {
-    xs: Client<SimPage, SimWait>,
-    gt: SimGrantTable,
-    evt: SimEvtchn,
-    nb: Rc<RefCell<SimNetback>>,
-    pa: SimPageAlloc,
-}
-
-fn env(misbehave: Option<NetMisbehave>) -> Env {
-    let mem = SimMemory::new();
-    let gt = SimGrantTable::new(mem.clone(), 2048);
-    let evt = SimEvtchn::new();
-    let xsd = Rc::new(RefCell::new(Xenstored::new()));
-    let page = SimPage::new();
-    xsd.borrow_mut().introduce(DOMID, page.clone());
-    let mut nb = SimNetback::attach(
-        xsd.clone(),
-        gt.clone(),
-        evt.clone(),
-        DOMID,
-        "00:16:3e:00:00:02",
-    );
-    nb.misbehave = misbehave;
-    let nb = Rc::new(RefCell::new(nb));
-    let mut xs = Client::new(
-        page,
-        SimWait {
-            xsd,
-            nb: nb.clone(),
-            clock: SimClock::new(),
-        },
-    );
-    xs.timeout_ns = 1_000_000_000;
-    Env {
-        xs,
-        gt,
-        evt,
-        nb,
-        pa: SimPageAlloc::new(mem),
-    }
-}
-
-fn connect(e: &mut Env) -> Result<Netfront<SimPage, SimEvtchn>, NetError> {
-    let devs = xenbus::enumerate(&mut e.xs, "vif").unwrap();
-    Netfront::connect(
-        &mut e.xs,
-        &mut e.gt.clone(),
-        &mut e.pa,
-        e.evt.clone(),
-        &devs[0],
-    )
-}
-
-/// Let the backend run, then the driver.
-fn cycle(e: &mut Env, nf: &mut Netfront<SimPage, SimEvtchn>) -> Result<(), NetError> {
-    e.nb.borrow_mut().step();
-    nf.poll()
-}
-
-fn frame(n: usize, tag: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8) ^ tag).collect()
-}
-
-fn assert_clean_close(mut e: Env, nf: Netfront<SimPage, SimEvtchn>) {
-    let gt = e.gt.clone();
-    let quarantined = nf.shutdown(&mut e.xs, &mut gt.clone());
-    assert_eq!(quarantined, 0, "every grant ended");
-    assert!(
-        gt.active().is_empty(),
-        "no grant left active: {:?}",
-        gt.active()
-    );
-    assert_eq!(gt.allocated_refs(), 0, "every reference returned");
-    assert!(!e.nb.borrow().connected);
-}
+use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, Ipv4Address};
+use std::cell::Cell;
+use std::rc::Rc;
+use xensim::netback::NetMisbehave;
 
 #[test]
 fn connects_and_publishes_the_handshake() {
@@ -136,11 +25,17 @@ fn connects_and_publishes_the_handshake() {
         e.xs.read_string("device/vif/0/request-rx-copy").unwrap(),
         "1"
     );
-    assert_eq!(
-        e.xs.read_string("device/vif/0/feature-no-csum-offload")
-            .unwrap(),
-        "1"
-    );
+    // scatter-gather, TCPv4 GSO and checksum offload in, IPv6 offloads out
+    for (k, v) in [
+        ("feature-sg", "1"),
+        ("feature-gso-tcpv4", "1"),
+        ("feature-rx-notify", "1"),
+        ("feature-no-csum-offload", "0"),
+        ("feature-ipv6-csum-offload", "0"),
+    ] {
+        assert_eq!(e.xs.read_string(&format!("device/vif/0/{}", k)).unwrap(), v, "{}", k);
+    }
+    assert_eq!(nf.mtu(), 1500, "no mtu node: 1500");
     // two rings + every buffer granted once, at connect
     assert_eq!(
         e.gt.active().len(),
@@ -206,31 +101,13 @@ fn notifications_are_suppressed_under_batching() {
 fn peer_stack_pings_the_guest() {
     let mut e = env(None);
     let mut nf = connect(&mut e).unwrap();
-    let now = Instant::from_millis(0);
-    let mut guest = Interface::new(
-        Config::new(HardwareAddress::Ethernet(EthernetAddress(nf.mac))),
-        &mut nf,
-        now,
-    );
-    guest.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 2), 24)).unwrap());
-    let mut guest_sockets = SocketSet::new(vec![]);
-
-    let mut peer_dev = Peer { nb: e.nb.clone() };
-    let mut peer = Interface::new(
-        Config::new(HardwareAddress::Ethernet(EthernetAddress([
-            2, 0, 0, 0, 0, 1,
-        ]))),
-        &mut peer_dev,
-        now,
-    );
-    peer.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap());
-    let mut peer_sockets = SocketSet::new(vec![]);
+    let mut st = stacks(&e, &mut nf);
     let icmp = icmp::Socket::new(
         icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 1024]),
         icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 1024]),
     );
-    let h = peer_sockets.add(icmp);
-    peer_sockets
+    let h = st.peer_sockets.add(icmp);
+    st.peer_sockets
         .get_mut::<icmp::Socket>(h)
         .bind(icmp::Endpoint::Ident(0x22))
         .unwrap();
@@ -245,20 +122,15 @@ fn peer_stack_pings_the_guest() {
         let mut buf = vec![0u8; req.buffer_len()];
         req.emit(
             &mut Icmpv4Packet::new_unchecked(&mut buf),
-            &peer_dev.capabilities().checksum,
+            &smoltcp::phy::ChecksumCapabilities::default(),
         );
-        peer_sockets
+        st.peer_sockets
             .get_mut::<icmp::Socket>(h)
             .send_slice(&buf, Ipv4Address::new(10, 0, 0, 2).into())
             .unwrap();
         for t in 0..20 {
-            let now = Instant::from_millis((seq as i64) * 100 + t);
-            peer.poll(now, &mut peer_dev, &mut peer_sockets);
-            e.nb.borrow_mut().step();
-            nf.poll().unwrap();
-            guest.poll(now, &mut nf, &mut guest_sockets);
-            e.nb.borrow_mut().step();
-            let s = peer_sockets.get_mut::<icmp::Socket>(h);
+            st.round(&e, &mut nf, Instant::from_millis((seq as i64) * 100 + t));
+            let s = st.peer_sockets.get_mut::<icmp::Socket>(h);
             while let Ok((data, _)) = s.recv() {
                 let p = Icmpv4Packet::new_checked(data).unwrap();
                 if let Ok(Icmpv4Repr::EchoReply { seq_no, .. }) =
@@ -272,48 +144,6 @@ fn peer_stack_pings_the_guest() {
     }
     assert_eq!(replies, 20, "every echo answered");
     assert_clean_close(e, nf);
-}
-
-/// The peer's side of the wire: frames go into the netback's queue for the
-/// guest and come out of what the guest sent.
-struct Peer {
-    nb: Rc<RefCell<SimNetback>>,
-}
-struct PeerRx(Vec<u8>);
-struct PeerTx(Rc<RefCell<SimNetback>>);
-impl RxToken for PeerRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-impl TxToken for PeerTx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut b = vec![0u8; len];
-        let r = f(&mut b);
-        self.0.borrow_mut().to_guest.push_back(b);
-        r
-    }
-}
-impl Device for Peer {
-    type RxToken<'a> = PeerRx;
-    type TxToken<'a> = PeerTx;
-    fn receive(&mut self, _t: Instant) -> Option<(PeerRx, PeerTx)> {
-        let mut nb = self.nb.borrow_mut();
-        if nb.from_guest.is_empty() {
-            return None;
-        }
-        let f = nb.from_guest.remove(0);
-        Some((PeerRx(f), PeerTx(self.nb.clone())))
-    }
-    fn transmit(&mut self, _t: Instant) -> Option<PeerTx> {
-        Some(PeerTx(self.nb.clone()))
-    }
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut c = DeviceCapabilities::default();
-        c.medium = Medium::Ethernet;
-        c.max_transmission_unit = 1514;
-        c
-    }
 }
 
 // ---- the hostile backend ----
@@ -392,12 +222,12 @@ fn hostile_rx_producer_jump() {
 
 #[test]
 fn hostile_rx_response_never_requested() {
-    hostile(NetMisbehave::RxUnknownId, Some("not posted"));
+    hostile(NetMisbehave::RxUnknownId, Some("rx response id"));
 }
 
 #[test]
 fn hostile_rx_flags_never_negotiated() {
-    hostile(NetMisbehave::RxMoreData, Some("never negotiated"));
+    hostile(NetMisbehave::RxGsoPrefix, Some("never negotiated"));
 }
 
 #[test]
@@ -484,7 +314,7 @@ fn hostile_event_storm_takes_the_device_down() {
     let mut result = Ok(());
     for _ in 0..5000 {
         e.nb.borrow().storm(1);
-        result = nf.poll();
+        result = nf.poll().map(|_| ());
         if result.is_err() {
             break;
         }
@@ -520,5 +350,44 @@ fn a_detach_waits_for_a_slow_backend_to_let_go() {
     nf.send_with(200, |b| b.fill(7)).unwrap();
     e.nb.borrow_mut().begin_close();
     e.nb.borrow_mut().close_lag = 20;
+    assert_clean_close(e, nf);
+}
+
+#[test]
+fn a_backend_that_answers_instantly_cannot_keep_poll_busy_past_one_ring() {
+    let mut e = env(None);
+    let armed = Rc::new(Cell::new(false));
+    let ev = InstantBackend {
+        inner: e.evt.clone(),
+        nb: e.nb.clone(),
+        armed: armed.clone(),
+    };
+    let mut nf = connect_with(&mut e, ev).unwrap();
+    armed.set(true); // from here every notification runs the backend at once
+    const N: u64 = 5000;
+    for i in 0..N {
+        e.nb.borrow_mut().to_guest.push_back(frame(60, i as u8));
+    }
+    e.nb.borrow_mut().step();
+    assert!(nf.poll().unwrap(), "more was waiting after the budget");
+    let s = nf.stats;
+    let consumed = s.rx_dropped + nf.rx_queued() as u64;
+    assert!(consumed > 0 && consumed <= 256, "one ring at most: {}", consumed);
+    assert_eq!(s.budget_hits, 1);
+    // the caller polls again, and it all arrives (or is counted) in bounded steps
+    let mut polls = 1;
+    loop {
+        while nf.recv().is_some() {}
+        let more = nf.poll().unwrap();
+        polls += 1;
+        if !more && nf.rx_queued() == 0 && e.nb.borrow().deliveries.is_empty() {
+            break;
+        }
+        assert!(polls < 200, "{:?}", nf.stats);
+    }
+    while nf.recv().is_some() {}
+    assert_eq!(nf.stats.rx_packets + nf.stats.rx_dropped, N);
+    assert!(polls >= (N / 256) as usize, "each poll took at most a ring: {}", polls);
+    armed.set(false);
     assert_clean_close(e, nf);
 }

@@ -26,9 +26,10 @@ use crate::Platform;
 /// A NIC the runtime can drive: a smoltcp device plus what the console,
 /// XenStore and `status` say about it.
 pub trait Nic: Device {
-    /// Take what the backend produced (completions, received frames).
-    /// Err: the device is down, with why.
-    fn service(&mut self) -> Result<(), String>;
+    /// Take what the backend produced (completions, received frames), a
+    /// bounded amount; Ok(true): more is waiting (poll again before
+    /// sleeping). Err: the device is down, with why.
+    fn service(&mut self) -> Result<bool, String>;
     fn counters(&self) -> Counters;
     fn mac(&self) -> [u8; 6];
     /// `device/vif/0`.
@@ -37,39 +38,35 @@ pub trait Nic: Device {
     fn mtu(&self) -> u16;
 }
 
-/// The driver's counters, as reported (XenStore, `status`, bench).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub rx_dropped: u64,
-    pub tx_errors: u64,
-    pub tx_busy: u64,
-    pub rx_csum_blank: u64,
-    pub notifies: u64,
-    pub events: u64,
-}
+/// The driver's counters (netfront's `Stats` is the one set).
+pub use netfront::Stats as Counters;
 
-impl Counters {
-    /// The one rendering of the counters (`data/netfront/stats`, `status`,
-    /// `ifconfig`).
-    pub fn line(&self) -> String {
-        format!(
-            "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} tx_errors={} tx_busy={} rx_csum_blank={} notifies={} events={}",
-            self.rx_packets,
-            self.rx_bytes,
-            self.tx_packets,
-            self.tx_bytes,
-            self.rx_dropped,
-            self.tx_errors,
-            self.tx_busy,
-            self.rx_csum_blank,
-            self.notifies,
-            self.events
-        )
-    }
+/// The one rendering of the counters (`data/netfront/stats`, `status`,
+/// `ifconfig`).
+pub fn counters_line(c: &Counters) -> String {
+    format!(
+        "rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_dropped={} rx_queue_full={} rx_error_status={} rx_bad_length={} rx_bad_gso={} rx_csum_bad={} rx_csum_blank={} rx_gso_packets={} tx_errors={} tx_busy={} tx_dropped={} tx_gso_packets={} notifies={} events={} events_idle={} budget_hits={}",
+        c.rx_packets,
+        c.rx_bytes,
+        c.tx_packets,
+        c.tx_bytes,
+        c.rx_dropped,
+        c.rx_queue_full,
+        c.rx_error_status,
+        c.rx_bad_length,
+        c.rx_bad_gso,
+        c.rx_csum_bad,
+        c.rx_csum_blank,
+        c.rx_gso_packets,
+        c.tx_errors,
+        c.tx_busy,
+        c.tx_dropped,
+        c.tx_gso_packets,
+        c.notifies,
+        c.events,
+        c.events_idle,
+        c.budget_hits
+    )
 }
 
 /// `00:16:3e:..` as Xen and Linux write it.
@@ -216,15 +213,18 @@ impl<N: Nic> Net<N> {
             return Wake::IDLE;
         }
         let before = self.nic.counters();
-        if let Err(e) = self.nic.service() {
-            cx.say(&format!(
-                "netfront: error device={} reason={}",
-                self.nic.name(),
-                cloudinit::report::value(&e)
-            ));
-            self.down = Some(e);
-            return Wake::IDLE.progressed();
-        }
+        let mut more = match self.nic.service() {
+            Ok(more) => more,
+            Err(e) => {
+                cx.say(&format!(
+                    "netfront: error device={} reason={}",
+                    self.nic.name(),
+                    cloudinit::report::value(&e)
+                ));
+                self.down = Some(e);
+                return Wake::IDLE.progressed();
+            }
+        };
         let changed =
             self.iface.poll(instant(now), &mut self.nic, &mut self.sockets) == PollResult::SocketStateChanged;
         let mut wake = Wake::IDLE;
@@ -233,8 +233,14 @@ impl<N: Nic> Net<N> {
             wake = wake.progressed();
         }
         // frames the stack queued or left: push them to the backend now
-        if let Err(e) = self.nic.service() {
-            self.down = Some(e);
+        match self.nic.service() {
+            Ok(m) => more |= m,
+            Err(e) => self.down = Some(e),
+        }
+        if more {
+            // the backend produced more than one poll takes: next round
+            wake.also_at(Some(now));
+            wake = wake.progressed();
         }
         let after = self.nic.counters();
         if changed || after.rx_packets != before.rx_packets || after.tx_packets != before.tx_packets {
@@ -251,7 +257,7 @@ impl<N: Nic> Net<N> {
     /// Overload is said, not silent: when frames were dropped or refused
     /// since the last line, one line at most every OVERLOAD_REPORT_NS.
     fn report_overload<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64, c: &Counters) -> Option<u64> {
-        let seen = (c.rx_dropped, c.tx_busy);
+        let seen = (c.rx_dropped + c.tx_dropped, c.tx_busy);
         if seen == self.overload_said {
             return None;
         }
@@ -259,12 +265,17 @@ impl<N: Nic> Net<N> {
             return Some(self.overload_due);
         }
         cx.say(&format!(
-            "netfront: overload device={} rx_dropped={} tx_busy={} (+{} +{} since the last report)",
+            "netfront: overload device={} rx_dropped={} rx_queue_full={} rx_error_status={} rx_bad_length={} rx_csum_bad={} tx_busy={} tx_dropped={} new_drops={} new_busy={}",
             self.nic.name(),
             c.rx_dropped,
+            c.rx_queue_full,
+            c.rx_error_status,
+            c.rx_bad_length,
+            c.rx_csum_bad,
             c.tx_busy,
-            c.rx_dropped.saturating_sub(self.overload_said.0),
-            c.tx_busy.saturating_sub(self.overload_said.1)
+            c.tx_dropped,
+            seen.0.saturating_sub(self.overload_said.0),
+            seen.1.saturating_sub(self.overload_said.1)
         ));
         self.overload_said = seen;
         self.overload_due = now.saturating_add(OVERLOAD_REPORT_NS);
@@ -311,7 +322,7 @@ impl<N: Nic> Net<N> {
         if now < self.publish_due {
             return Some(self.publish_due);
         }
-        cx.report("data/netfront/stats", &c.line());
+        cx.report("data/netfront/stats", &counters_line(&c));
         self.published = c;
         self.publish_due = now.saturating_add(STATS_PUBLISH_NS);
         None

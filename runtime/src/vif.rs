@@ -25,24 +25,12 @@ pub const DEVICES_TOKEN: &str = "netfront-devices";
 pub type NetOf<P> = Net<Netfront<<P as Platform>::Page, <P as Platform>::Events>>;
 
 impl<M: xenabi::hal::SharedMem, E: xenabi::hal::EventChannel> Nic for Netfront<M, E> {
-    fn service(&mut self) -> Result<(), String> {
+    fn service(&mut self) -> Result<bool, String> {
         self.poll().map_err(|e| format!("{}", e))
     }
 
     fn counters(&self) -> Counters {
-        let s = self.stats;
-        Counters {
-            rx_packets: s.rx_packets,
-            rx_bytes: s.rx_bytes,
-            tx_packets: s.tx_packets,
-            tx_bytes: s.tx_bytes,
-            rx_dropped: s.rx_dropped,
-            tx_errors: s.tx_errors,
-            tx_busy: s.tx_busy,
-            rx_csum_blank: s.rx_csum_blank,
-            notifies: s.notifies,
-            events: s.events,
-        }
+        self.stats
     }
 
     fn mac(&self) -> [u8; 6] {
@@ -54,7 +42,7 @@ impl<M: xenabi::hal::SharedMem, E: xenabi::hal::EventChannel> Nic for Netfront<M
     }
 
     fn mtu(&self) -> u16 {
-        1500
+        Netfront::mtu(self)
     }
 }
 
@@ -186,11 +174,12 @@ fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64
     };
     let refs = free_refs(cx);
     cx.say(&format!(
-        "netfront: connected device={} mac={} backend={} evtchn={} rx_bufs={} tx_bufs={} free_refs={} reconnects={}",
+        "netfront: connected device={} mac={} backend={} evtchn={} mtu={} rx_bufs={} tx_bufs={} free_refs={} reconnects={}",
         quoted(nf.path()),
         mac_string(nf.mac),
         quoted(nf.backend()),
         nf.port,
+        nf.mtu(),
         netfront::RX_BUFS,
         netfront::TX_BUFS,
         refs,

@@ -229,6 +229,14 @@ mod layout_tests {
         use netif::*;
         assert_eq!(size_of::<NetifExtraInfo>(), NETIF_EXTRA_INFO_SIZE);
         assert_eq!(offset_of!(NetifExtraInfo, u), 2);
+        // u.gso: size u16, type u8, pad u8, features u16
+        assert_eq!(size_of::<NetifExtraGso>(), 6);
+        assert_eq!(offset_of!(NetifExtraGso, size), 0);
+        assert_eq!(offset_of!(NetifExtraGso, kind), 2);
+        assert_eq!(offset_of!(NetifExtraGso, features), 4);
+        assert_eq!(XEN_NETIF_EXTRA_TYPE_XDP, 5);
+        assert_eq!(XEN_NETIF_EXTRA_TYPE_MAX, 6);
+        assert_eq!(XEN_NETIF_MAX_TX_SIZE, 65535);
         // an extra-info slot fits in either ring's slot
         assert!(NETIF_EXTRA_INFO_SIZE <= TX_SLOT_SIZE && NETIF_EXTRA_INFO_SIZE <= RX_SLOT_SIZE);
         assert_eq!(ring::ring_size(4096, TX_SLOT_SIZE), 256); // 336 fit

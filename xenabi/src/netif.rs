@@ -55,12 +55,27 @@ pub struct NetifExtraInfo {
 /// Size of struct netif_extra_info.
 pub const NETIF_EXTRA_INFO_SIZE: usize = 8;
 
+/// `u.gso` of struct netif_extra_info: what a GSO extra slot carries after
+/// its type and flags bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetifExtraGso {
+    /// Largest payload of each segment (the TCP MSS).
+    pub size: u16,
+    /// XEN_NETIF_GSO_TYPE_*.
+    pub kind: u8,
+    pub pad: u8,
+    /// XEN_NETIF_GSO_FEAT_* (none are defined).
+    pub features: u16,
+}
+
 pub const XEN_NETIF_EXTRA_TYPE_NONE: u8 = 0;
 pub const XEN_NETIF_EXTRA_TYPE_GSO: u8 = 1;
 pub const XEN_NETIF_EXTRA_TYPE_MCAST_ADD: u8 = 2;
 pub const XEN_NETIF_EXTRA_TYPE_MCAST_DEL: u8 = 3;
 pub const XEN_NETIF_EXTRA_TYPE_HASH: u8 = 4;
-pub const XEN_NETIF_EXTRA_TYPE_MAX: u8 = 5;
+pub const XEN_NETIF_EXTRA_TYPE_XDP: u8 = 5;
+pub const XEN_NETIF_EXTRA_TYPE_MAX: u8 = 6;
 /// Another extra-info slot follows this one.
 pub const XEN_NETIF_EXTRA_FLAG_MORE: u8 = 1 << 0;
 
@@ -91,3 +106,6 @@ pub const TX_RING_SIZE: usize = crate::ring::ring_size(4096, TX_SLOT_SIZE);
 pub const RX_RING_SIZE: usize = crate::ring::ring_size(4096, RX_SLOT_SIZE);
 /// A frontend must accept at least this many slots per packet from the backend.
 pub const XEN_NETIF_NR_SLOTS_MIN: usize = 18;
+/// Largest packet a TX request chain may describe (the first request's
+/// `size` is a u16).
+pub const XEN_NETIF_MAX_TX_SIZE: usize = 0xFFFF;

@@ -109,9 +109,30 @@ impl<M: SharedMem> FrontRing<M> {
 
     /// Copy out the response slot at rsp_cons and advance.
     pub fn take_response(&mut self, out: &mut [u8]) {
-        let off = self.slot_offset(self.rsp_cons);
+        self.peek_response(0, out);
+        self.consume(1);
+    }
+
+    /// Copy out the response slot `ahead` places past rsp_cons without
+    /// consuming it (a multi-slot packet is read whole before any of it is
+    /// consumed). The caller keeps `ahead` below `pending_responses()`.
+    pub fn peek_response(&self, ahead: u32, out: &mut [u8]) {
+        let off = self.slot_offset(self.rsp_cons.wrapping_add(ahead));
         self.page.read(off, out);
-        self.rsp_cons = self.rsp_cons.wrapping_add(1);
+    }
+
+    /// Consume `n` responses already read with `peek_response`.
+    pub fn consume(&mut self, n: u32) {
+        self.rsp_cons = self.rsp_cons.wrapping_add(n);
+    }
+
+    /// Ask for an event at the first response past `seen` (a packet whose
+    /// chain is cut by the producer index waits for its rest), then look
+    /// again: true if one has already arrived.
+    pub fn event_after(&mut self, seen: u32) -> Result<bool, Corrupt> {
+        self.page.write_u32(RSP_EVENT_OFFSET, seen.wrapping_add(1));
+        self.page.full_fence();
+        Ok(self.pending_responses()? > seen.wrapping_sub(self.rsp_cons))
     }
 
     /// RING_FINAL_CHECK_FOR_RESPONSES: ask for an event at the next response,

@@ -28,7 +28,7 @@ pub fn answer<N: Nic, P: Platform>(
         .map(|g| format!("{}", g))
         .unwrap_or_else(|| "-".into());
     let how = net.config_kind();
-    let counters = net.nic.counters().line();
+    let counters = crate::net::counters_line(&net.nic.counters());
     match req {
         Request::Status => {
             let s = facts.summary;
