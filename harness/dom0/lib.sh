@@ -144,7 +144,12 @@ domain_diag() {
     harness_log "event=diag guest=$1 domid=$id state=$(domain_state "$1") cpu_s=$(cpu_s "$1")"
     xl vcpu-list "$1" 2>&1 | sed "s/^/[diag $1] /"
     for x in /usr/lib/xen-*/bin/xenctx; do
-        [ -x "$x" ] && "$x" "$id" 0 2>&1 | head -30 | sed "s/^/[diag $1 xenctx] /"
+        [ -x "$x" ] || continue
+        # a few samples, with the stack: where a spinning guest spends its time
+        for n in 1 2 3 4 5; do
+            "$x" -S "$id" 0 2>&1 | head -60 | sed "s/^/[diag $1 xenctx $n] /"
+            sleep 0.3
+        done
     done
     xl dmesg -c >/dev/null 2>&1
     for k in q e a; do xl debug-keys "$k" 2>/dev/null; done

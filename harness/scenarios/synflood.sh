@@ -1,7 +1,8 @@
 # Scenario (a hunting tool, not in the test run): the SYN-flood wedge of
 # issue 13. The appliance gets its key and one SSH login, then SYNFLOOD_RUNS
-# times: an 8 s `hping3 --flood` SYN flood to port 22, then ping, ssh status
-# and idle CPU. A guest that stops answering gets domain_diag.
+# times: an 8 s `hping3 --flood` SYN flood to port 22 (SYNFLOOD_ARGS: other
+# hping3 arguments, e.g. "-S -p 22 --rand-source"), then ping, ssh status and
+# idle CPU. A guest that stops answering gets domain_diag.
 G=/payload/guest.elf
 RUNS=${SYNFLOOD_RUNS:-6}
 
@@ -20,7 +21,7 @@ check "first ssh login" sh -c "timeout 60 ssh $SSH_OPTS -i /tmp/key admin@$ip4 s
 i=0
 while [ $i -lt "$RUNS" ]; do
     i=$((i + 1))
-    timeout 8 hping3 -q -S -p 22 --flood "$ip4" >/dev/null 2>&1
+    timeout 8 hping3 -q ${SYNFLOOD_ARGS:--S -p 22} --flood "$ip4" >/dev/null 2>&1
     sleep 1
     ok=1
     check "[$i] ping after the flood" ping -c 3 -W 2 "$ip4" || ok=0

@@ -136,18 +136,28 @@ fn after_flood(w: &mut World, what: &str, heap_before: usize, local: u16) {
     assert!(ping(w, local, S), "[{}] no ping reply within 1 s:\n{}", what, w.dump());
     assert!(ssh_banner(w, local, 5 * S), "[{}] ssh not answering:\n{}", what, w.dump());
     w.run_until(40 * S, |_| false); // let half-open slots and retransmissions time out
+    forget_sim_log(w);
     let turns = turns_while_quiet(w, 20 * S);
     assert!(turns < 200, "[{}] {} turns in 20 s of quiet: not idle", what, turns);
     let grown = IN_USE.load(Ordering::Relaxed).saturating_sub(heap_before);
-    assert!(grown < 4 << 20, "[{}] heap grew by {} bytes", what, grown);
+    assert!(grown < 1 << 20, "[{}] heap grew by {} bytes", what, grown);
     assert!(w.rec.borrow().power.is_none(), "[{}] powered off", what);
     assert!(!w.has_line("netfront: error"), "[{}] driver error:\n{}", what, w.dump());
+}
+
+/// The simulated netback keeps a record of every frame the guest sent (for
+/// its own tests): drop it, so the heap measured is the appliance's.
+fn forget_sim_log(w: &mut World) {
+    let mut nb = w.nb.borrow_mut();
+    nb.sent.clear();
+    nb.sent.shrink_to_fit();
 }
 
 #[test]
 fn floods_leave_it_reachable_and_idle() {
     let mut w = World::new("");
     w.boot_to_ssh();
+    forget_sim_log(&mut w);
     let heap = IN_USE.load(Ordering::Relaxed);
     type Make = Box<dyn FnMut(u32) -> Vec<u8>>;
     let kinds: Vec<(&str, Make)> = vec![
