@@ -82,6 +82,17 @@ for mode in v2 v1; do
     fi
 done
 
+# Jumbo frames: bridge and vif at MTU 9000 (netfront negotiates scatter-gather).
+run_scenario jumbo
+grep -E 'event=(ping|tcp|vif)' "$ROOT/build/xen-jumbo/harness.log" 2>/dev/null | sed 's/^/  /'
+J=$ROOT/build/xen-jumbo/guest-jumbo.log
+if [ -s "$J" ]; then
+    expect_line "$J" '^netfront: connected device=device/vif/0 .* mtu=9000 ' "[jumbo] netfront took MTU 9000 from XenStore"
+    expect_no_line "$J" '^(trap|panic|netfront: error)' "[jumbo] no trap, panic or driver error"
+else
+    fail "no guest console log for the jumbo run"
+fi
+
 # A hostile network: floods, an ARP storm, slow and garbage SSH clients.
 run_scenario hostile --timeout 900
 grep -E 'event=flood' "$ROOT/build/xen-hostile/harness.log" 2>/dev/null | sed 's/^/  /'
