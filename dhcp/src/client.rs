@@ -381,7 +381,7 @@ impl Client {
             }
             State::Requesting(..) | State::Bound(_) => return None,
         };
-        if now < x.next_at {
+        if !due(now, x.next_at) {
             return None;
         }
         let kind = match self.state {

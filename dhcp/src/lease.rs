@@ -110,8 +110,9 @@ fn is_host_in(a: Ipv4Addr, net: Ipv4Addr, prefix_len: u8) -> bool {
 /// Lease times made safe: a missing or short lease raised to
 /// `MIN_LEASE_S`; T2 taken if below the lease, T1 if `MIN_RENEW_S <= T1 <
 /// T2`, each otherwise replaced by its RFC 2131 default (0.5 and 0.875 of
-/// the lease), and both defaults if that still leaves T1 >= T2. Returns
-/// the times and whether the lease was raised and T1/T2 defaulted.
+/// the lease, the latter as `lease - lease / 8`), and both defaults if that
+/// still leaves T1 >= T2. Returns the times and whether the lease was
+/// raised and T1/T2 defaulted.
 pub(crate) fn sanitise_times(o: &Options<'_>) -> (LeaseTimes, bool, bool) {
     let (lease, renew, rebind) = (o.lease_s, o.renew_s, o.rebind_s);
     let sent = |lease_s, renew_s, rebind_s| LeaseTimes {

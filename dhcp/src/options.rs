@@ -109,7 +109,7 @@ fn shape(kind: u8) -> Option<Shape> {
 fn fits(shape: &Shape, len: usize) -> bool {
     match *shape {
         Shape::Exactly(n) => len == n,
-        Shape::Addresses => len >= 4 && len % 4 == 0,
+        Shape::Addresses => len >= 4 && len.is_multiple_of(4),
         Shape::Text => len >= 1,
     }
 }

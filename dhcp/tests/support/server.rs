@@ -55,8 +55,21 @@ pub fn reply_packet(
     yiaddr: Ipv4Addr,
     options: &[u8],
 ) -> Vec<u8> {
+    bootp_packet(2, src, dst, xid, chaddr, yiaddr, options)
+}
+
+/// Like `reply_packet` with any BOOTP op (1 = BOOTREQUEST, 2 = BOOTREPLY).
+pub fn bootp_packet(
+    op: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    xid: u32,
+    chaddr: [u8; 6],
+    yiaddr: Ipv4Addr,
+    options: &[u8],
+) -> Vec<u8> {
     let mut bootp = vec![0u8; 240];
-    bootp[0] = 2; // BOOTREPLY
+    bootp[0] = op;
     bootp[1] = 1; // Ethernet
     bootp[2] = 6;
     bootp[4..8].copy_from_slice(&xid.to_be_bytes());
@@ -155,6 +168,11 @@ pub struct Server {
     pub offer: Ipv4Addr,
     /// Options after 53 and 54 in OFFERs and ACKs.
     pub options: Vec<(u8, Vec<u8>)>,
+    /// Options for ACKs only, if they differ from the OFFER's.
+    pub ack_options: Option<Vec<(u8, Vec<u8>)>>,
+    /// Raw bytes in place of the END option, if set (after the encoded
+    /// options of every OFFER and ACK).
+    pub raw_tail: Option<Vec<u8>>,
     pub on_discover: Answer,
     pub on_request: Answer,
     /// Renewals/rebinds (REQUEST with ciaddr set).
@@ -175,6 +193,8 @@ impl Server {
             id,
             offer,
             options: dnsmasq_options(id),
+            ack_options: None,
+            raw_tail: None,
             on_discover: Answer::Normal,
             on_request: Answer::Normal,
             on_renew: Answer::Normal,
@@ -240,7 +260,15 @@ impl Server {
                 &opts,
             );
         }
-        let opts = encode_options(kind, self.id, &self.options);
+        let list = match (&self.ack_options, kind) {
+            (Some(a), ACK) => a,
+            _ => &self.options,
+        };
+        let mut opts = encode_options(kind, self.id, list);
+        if let Some(tail) = &self.raw_tail {
+            opts.pop();
+            opts.extend_from_slice(tail);
+        }
         reply_packet(self.id, self.offer, xid, mac, self.offer, &opts)
     }
 }
