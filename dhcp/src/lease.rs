@@ -454,24 +454,15 @@ mod tests {
 
     #[test]
     fn same_settings_ignores_only_the_times() {
-        let (a, _) = lease(
-            ME,
-            Options {
-                lease_s: Some(100),
+        let with_lease = |l| {
+            let o = Options {
+                lease_s: Some(l),
                 ..Options::default()
-            },
-        )
-        .unwrap();
-        let (b, _) = lease(
-            ME,
-            Options {
-                lease_s: Some(200),
-                ..Options::default()
-            },
-        )
-        .unwrap();
-        assert!(a.same_settings(&b));
+            };
+            lease(ME, o).unwrap().0
+        };
+        assert!(with_lease(100).same_settings(&with_lease(200)));
         let (c, _) = lease(Ipv4Addr::new(10, 0, 0, 51), Options::default()).unwrap();
-        assert!(!a.same_settings(&c));
+        assert!(!with_lease(100).same_settings(&c));
     }
 }

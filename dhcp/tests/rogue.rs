@@ -7,7 +7,8 @@ use std::net::Ipv4Addr;
 
 use dhcp::{Client, Event, Phase, Reason};
 use support::server::{
-    bootp_packet, encode_options, reply_packet, udp_packet, Answer, Server, ACK, NAK, OFFER,
+    bootp_packet, encode_options, udp_packet, Answer, Server, ACK, BOOTREPLY, BOOTREQUEST, NAK,
+    OFFER,
 };
 use support::{gaps_s, Sim, MAC, S};
 
@@ -22,20 +23,24 @@ fn be32(v: u32) -> Option<Vec<u8>> {
     Some(v.to_be_bytes().to_vec())
 }
 
-/// Used lease, T1, T2 after binding to `server`.
-fn times_with(server: Server) -> (Sim, (u32, u32, u32)) {
+/// A dnsmasq changed by `change`, run until `end`.
+fn run_with(change: impl FnOnce(&mut Server), end: u64) -> Sim {
+    let mut server = dnsmasq();
+    change(&mut server);
     let mut sim = Sim::new(vec![server]);
-    sim.run_until(S);
+    sim.run_until(end);
+    sim
+}
+
+/// Lease, T1, T2 as used in the first lease.
+fn times(sim: &Sim) -> (u32, u32, u32) {
     let t = sim.configured()[0].1.times;
-    (sim, (t.lease_s, t.renew_s, t.rebind_s))
+    (t.lease_s, t.renew_s, t.rebind_s)
 }
 
 #[test]
 fn a_server_that_always_naks_for_ten_minutes_gets_backoff_not_a_loop() {
-    let mut server = dnsmasq();
-    server.on_request = Answer::Nak;
-    let mut sim = Sim::new(vec![server]);
-    sim.run_until(600 * S);
+    let sim = run_with(|s| s.on_request = Answer::Nak, 600 * S);
     let d = sim.discovers();
     // rounds at 0, 1, 3, 7, 15, 31, 63, then every 64 s
     assert_eq!(
@@ -53,10 +58,8 @@ fn a_server_that_always_naks_for_ten_minutes_gets_backoff_not_a_loop() {
 
 #[test]
 fn lease_time_zero_is_raised_to_a_minute_not_rediscovered_at_once() {
-    let mut server = dnsmasq();
-    server.set_option(51, be32(0));
-    let (mut sim, t) = times_with(server);
-    assert_eq!(t, (60, 30, 53));
+    let mut sim = run_with(|s| s.set_option(51, be32(0)), S);
+    assert_eq!(times(&sim), (60, 30, 53));
     let lease = sim.configured()[0].1.clone();
     assert_eq!(lease.times.sent_lease_s, Some(0));
     sim.run_until(600 * S);
@@ -75,12 +78,15 @@ fn lease_time_zero_is_raised_to_a_minute_not_rediscovered_at_once() {
 
 #[test]
 fn issue_13s_ack_lease_60_renew_3600_no_rebind() {
-    let mut server = dnsmasq();
-    server.set_option(51, be32(60));
-    server.set_option(58, be32(3600));
-    server.set_option(59, None);
-    let (mut sim, t) = times_with(server);
-    assert_eq!(t, (60, 30, 53));
+    let mut sim = run_with(
+        |s| {
+            s.set_option(51, be32(60));
+            s.set_option(58, be32(3600));
+            s.set_option(59, None);
+        },
+        S,
+    );
+    assert_eq!(times(&sim), (60, 30, 53));
     sim.run_until(300 * S);
     assert_eq!(sim.requests().len(), 11);
     assert_eq!(sim.client.phase(), Phase::Bound);
@@ -99,12 +105,15 @@ fn contradictory_or_missing_t1_t2_get_the_rfc_defaults() {
         ((None, Some(10), Some(20)), (60, 30, 53)), // no lease time at all
     ];
     for ((l, t1, t2), want) in cases {
-        let mut server = dnsmasq();
-        server.set_option(51, l.and_then(be32));
-        server.set_option(58, t1.and_then(be32));
-        server.set_option(59, t2.and_then(be32));
-        let (mut sim, t) = times_with(server);
-        assert_eq!(t, want, "sent {l:?} {t1:?} {t2:?}");
+        let mut sim = run_with(
+            |s| {
+                s.set_option(51, l.and_then(be32));
+                s.set_option(58, t1.and_then(be32));
+                s.set_option(59, t2.and_then(be32));
+            },
+            S,
+        );
+        assert_eq!(times(&sim), want, "sent {l:?} {t1:?} {t2:?}");
         // and the client renews at the T1 it uses
         sim.run_until(u64::from(want.1) * S);
         assert_eq!(sim.requests().last().unwrap().at, u64::from(want.1) * S);
@@ -113,16 +122,12 @@ fn contradictory_or_missing_t1_t2_get_the_rfc_defaults() {
 
 #[test]
 fn a_lease_without_a_router_or_with_one_off_the_subnet_has_no_router() {
-    let mut server = dnsmasq();
-    server.set_option(3, None);
-    let (sim, _) = times_with(server);
+    let sim = run_with(|s| s.set_option(3, None), S);
     let l = sim.configured()[0].1;
     assert_eq!((l.address, l.router), (OFFERED, None));
     assert_eq!(sim.client.counters().corrected.router_dropped, 0);
 
-    let mut server = dnsmasq();
-    server.set_option(3, Some(vec![10, 9, 9, 9, 10, 0, 0, 1]));
-    let (sim, _) = times_with(server);
+    let sim = run_with(|s| s.set_option(3, Some(vec![10, 9, 9, 9, 10, 0, 0, 1])), S);
     assert_eq!(
         sim.configured()[0].1.router,
         None,
@@ -134,10 +139,7 @@ fn a_lease_without_a_router_or_with_one_off_the_subnet_has_no_router() {
 #[test]
 fn offers_with_a_zero_or_broken_mask_are_refused() {
     for mask in [[0, 0, 0, 0], [255, 0, 255, 0], [255, 255, 254, 255]] {
-        let mut server = dnsmasq();
-        server.set_option(1, Some(mask.to_vec()));
-        let mut sim = Sim::new(vec![server]);
-        sim.run_until(100 * S);
+        let sim = run_with(|s| s.set_option(1, Some(mask.to_vec())), 100 * S);
         // every OFFER refused: no REQUEST, discovery keeps its backoff
         assert_eq!(sim.requests().len(), 0, "{mask:?}");
         assert_eq!(sim.discovers().len(), 5);
@@ -181,10 +183,7 @@ fn an_ack_with_a_bad_mask_is_refused_and_the_round_fails_with_backoff() {
 
 #[test]
 fn offers_for_other_xids_are_ignored() {
-    let mut server = dnsmasq();
-    server.xid_override = Some(0xdead_beef);
-    let mut sim = Sim::new(vec![server]);
-    sim.run_until(100 * S);
+    let sim = run_with(|s| s.xid_override = Some(0xdead_beef), 100 * S);
     assert_eq!(sim.requests().len(), 0);
     assert_eq!(sim.client.counters().ignored.other_xid, 5);
     assert_eq!(sim.client.counters().received_offer, 5);
@@ -225,9 +224,18 @@ fn bootrequests_foreign_macs_and_other_ports_are_ignored() {
     let mut other = Client::new([2, 0, 0, 0, 0, 9], 1);
     sim.inject(&other.transmit(0).unwrap());
     // a BOOTREQUEST to port 68 with our xid and MAC
-    sim.inject(&bootp_packet(1, SERVER, OFFERED, xid, MAC, OFFERED, &opts));
+    sim.inject(&bootp_packet(
+        BOOTREQUEST,
+        SERVER,
+        OFFERED,
+        xid,
+        MAC,
+        OFFERED,
+        &opts,
+    ));
     // an OFFER for another MAC with our xid
-    sim.inject(&reply_packet(
+    sim.inject(&bootp_packet(
+        BOOTREPLY,
         SERVER,
         OFFERED,
         xid,
@@ -238,14 +246,24 @@ fn bootrequests_foreign_macs_and_other_ports_are_ignored() {
     // DNS and a UDP packet that is not BOOTP at all
     sim.inject(&udp_packet(SERVER, OFFERED, 53, 68, b"not dhcp"));
     sim.inject(&udp_packet(SERVER, OFFERED, 67, 68, b"not dhcp"));
-    let mut bad_sum = reply_packet(SERVER, OFFERED, xid, MAC, OFFERED, &opts);
+    let mut bad_sum = bootp_packet(BOOTREPLY, SERVER, OFFERED, xid, MAC, OFFERED, &opts);
     let n = bad_sum.len();
     bad_sum[n - 3] ^= 1;
     sim.inject(&bad_sum);
     // a reply without message type, and one without server id
-    sim.inject(&reply_packet(SERVER, OFFERED, xid, MAC, OFFERED, &[255]));
+    sim.inject(&bootp_packet(
+        BOOTREPLY,
+        SERVER,
+        OFFERED,
+        xid,
+        MAC,
+        OFFERED,
+        &[255],
+    ));
     let no_id = [53, 1, OFFER, 51, 4, 0, 0, 14, 16, 255];
-    sim.inject(&reply_packet(SERVER, OFFERED, xid, MAC, OFFERED, &no_id));
+    sim.inject(&bootp_packet(
+        BOOTREPLY, SERVER, OFFERED, xid, MAC, OFFERED, &no_id,
+    ));
     let i = sim.client.counters().ignored;
     assert_eq!(
         (
@@ -264,10 +282,7 @@ fn bootrequests_foreign_macs_and_other_ports_are_ignored() {
 
 #[test]
 fn a_nak_while_renewing_drops_the_address_and_we_start_over() {
-    let mut server = dnsmasq();
-    server.on_renew = Answer::Nak;
-    let mut sim = Sim::new(vec![server]);
-    sim.run_until(1900 * S);
+    let sim = run_with(|s| s.on_renew = Answer::Nak, 1900 * S);
     assert_eq!(sim.events[1], (1800 * S, Event::Deconfigured(Reason::Nak)));
     // discovery after the first restart backoff (1 s), a new Configured
     assert_eq!(sim.discovers()[1].at, 1801 * S);
@@ -278,10 +293,7 @@ fn a_nak_while_renewing_drops_the_address_and_we_start_over() {
 
 #[test]
 fn a_flood_of_offers_and_acks_gets_one_request() {
-    let mut server = dnsmasq();
-    server.copies = 100;
-    let mut sim = Sim::new(vec![server]);
-    sim.run_until(100 * S);
+    let sim = run_with(|s| s.copies = 100, 100 * S);
     assert_eq!(sim.sent.len(), 2);
     assert_eq!(sim.configured().len(), 1);
     let c = sim.client.counters();
@@ -293,14 +305,11 @@ fn a_flood_of_offers_and_acks_gets_one_request() {
 
 #[test]
 fn malformed_options_are_counted_and_the_rest_is_read() {
-    let mut server = dnsmasq();
     // a duplicate lease time (first wins), an overlong MTU, overload, and a
     // hostname that runs off the end
-    server.raw_tail = Some(vec![
-        51, 4, 0, 0, 0, 0, 26, 3, 1, 2, 3, 52, 1, 3, 12, 200, b'x',
-    ]);
-    let (sim, t) = times_with(server);
-    assert_eq!(t, (3600, 1800, 3150));
+    let tail = vec![51, 4, 0, 0, 0, 0, 26, 3, 1, 2, 3, 52, 1, 3, 12, 200, b'x'];
+    let sim = run_with(|s| s.raw_tail = Some(tail), S);
+    assert_eq!(times(&sim), (3600, 1800, 3150));
     let l = sim.configured()[0].1;
     assert_eq!((l.mtu, l.hostname.clone()), (None, None));
     let o = sim.client.counters().options;
@@ -314,9 +323,7 @@ fn malformed_options_are_counted_and_the_rest_is_read() {
 #[test]
 fn mtus_outside_576_to_9216_are_clamped() {
     for (sent, used) in [(68u16, 576u16), (1500, 1500), (9001, 9001), (65535, 9216)] {
-        let mut server = dnsmasq();
-        server.set_option(26, Some(sent.to_be_bytes().to_vec()));
-        let (sim, _) = times_with(server);
+        let sim = run_with(|s| s.set_option(26, Some(sent.to_be_bytes().to_vec())), S);
         assert_eq!(sim.configured()[0].1.mtu, Some(used));
     }
 }
@@ -361,7 +368,8 @@ fn an_ack_that_arrives_long_after_its_request_cannot_make_a_loop() {
     let mut offer_opts = support::server::dnsmasq_options(SERVER);
     offer_opts.retain(|(c, _)| *c != 51);
     offer_opts.push((51, 60u32.to_be_bytes().to_vec()));
-    sim.inject(&reply_packet(
+    sim.inject(&bootp_packet(
+        BOOTREPLY,
         SERVER,
         OFFERED,
         xid,
@@ -371,7 +379,8 @@ fn an_ack_that_arrives_long_after_its_request_cannot_make_a_loop() {
     ));
     sim.run_until(0);
     sim.now = 59 * S;
-    sim.inject(&reply_packet(
+    sim.inject(&bootp_packet(
+        BOOTREPLY,
         SERVER,
         OFFERED,
         xid,

@@ -110,6 +110,15 @@ struct FarEnd {
 }
 
 impl FarEnd {
+    /// The DHCP frames seen from `t` on, with their destination MAC.
+    fn dhcp_since(&self, t: u64) -> Vec<(EthernetAddress, Sent)> {
+        let dhcp = self.seen.iter().filter_map(|s| match s {
+            Seen::Dhcp { dst_mac, sent } => Some((*dst_mac, sent.clone())),
+            _ => None,
+        });
+        dhcp.filter(|(_, s)| s.at >= t).collect()
+    }
+
     fn take(&mut self, now: u64, bytes: &[u8]) -> Vec<Vec<u8>> {
         let f = EthernetFrame::new_checked(bytes).expect("ethernet");
         match f.ethertype() {
@@ -287,14 +296,7 @@ fn the_raw_socket_carries_discovery_and_renewal_through_a_real_interface() {
     };
     run(&mut guest, &mut far, 0, S);
 
-    let dhcp: Vec<_> = far
-        .seen
-        .iter()
-        .filter_map(|s| match s {
-            Seen::Dhcp { dst_mac, sent } => Some((*dst_mac, sent.clone())),
-            _ => None,
-        })
-        .collect();
+    let dhcp = far.dhcp_since(0);
     // the DISCOVER left the interface from 0.0.0.0 to the broadcast address
     let (mac, d) = &dhcp[0];
     assert_eq!(
@@ -336,14 +338,7 @@ fn the_raw_socket_carries_discovery_and_renewal_through_a_real_interface() {
     assert_eq!(t1, r.at + 1800 * S, "T1 counts from the REQUEST");
     run(&mut guest, &mut far, t1, t1 + S);
     assert!(far.seen.iter().any(|s| matches!(s, Seen::ArpRequest)));
-    let renew: Vec<_> = far
-        .seen
-        .iter()
-        .filter_map(|s| match s {
-            Seen::Dhcp { dst_mac, sent } if sent.at >= t1 => Some((*dst_mac, sent.clone())),
-            _ => None,
-        })
-        .collect();
+    let renew = far.dhcp_since(t1);
     assert_eq!(renew.len(), 1, "{renew:?}");
     let (mac, r) = &renew[0];
     assert_eq!(

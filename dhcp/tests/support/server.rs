@@ -45,20 +45,12 @@ pub fn encode_options(kind: u8, server: Ipv4Addr, extra: &[(u8, Vec<u8>)]) -> Ve
     o
 }
 
-/// A whole IPv4/UDP BOOTREPLY with both checksums right. `options` is the
-/// raw options field, so a test can put anything there.
-pub fn reply_packet(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    xid: u32,
-    chaddr: [u8; 6],
-    yiaddr: Ipv4Addr,
-    options: &[u8],
-) -> Vec<u8> {
-    bootp_packet(2, src, dst, xid, chaddr, yiaddr, options)
-}
+pub const BOOTREQUEST: u8 = 1;
+pub const BOOTREPLY: u8 = 2;
 
-/// Like `reply_packet` with any BOOTP op (1 = BOOTREQUEST, 2 = BOOTREPLY).
+/// A whole IPv4/UDP BOOTP message (`op`: BOOTREQUEST or BOOTREPLY) from port
+/// 67 to 68 with both checksums right. `options` is the raw options field,
+/// so a test can put anything there.
 pub fn bootp_packet(
     op: u8,
     src: Ipv4Addr,
@@ -251,7 +243,8 @@ impl Server {
         if kind == NAK {
             // NAKs carry no address and go to the broadcast address
             let opts = encode_options(NAK, self.id, &[]);
-            return reply_packet(
+            return bootp_packet(
+                BOOTREPLY,
                 self.id,
                 Ipv4Addr::BROADCAST,
                 xid,
@@ -269,6 +262,6 @@ impl Server {
             opts.pop();
             opts.extend_from_slice(tail);
         }
-        reply_packet(self.id, self.offer, xid, mac, self.offer, &opts)
+        bootp_packet(BOOTREPLY, self.id, self.offer, xid, mac, self.offer, &opts)
     }
 }
