@@ -66,7 +66,7 @@ struct Exchange {
 }
 
 #[derive(Debug, Clone)]
-struct Offer {
+struct Offered {
     address: Ipv4Addr,
     server: Ipv4Addr,
     /// The DISCOVER's `secs`, repeated in the REQUEST (RFC 2131 4.4.1).
@@ -85,7 +85,7 @@ struct Held {
 #[derive(Debug, Clone)]
 enum State {
     Selecting(Exchange),
-    Requesting(Exchange, Offer),
+    Requesting(Exchange, Offered),
     Bound(Held),
     Renewing(Held, Exchange),
     Rebinding(Held, Exchange),
@@ -228,7 +228,7 @@ impl Client {
         your_ip: Ipv4Addr,
         o: &Options<'_>,
     ) -> Result<(), Ignore> {
-        use DhcpMessageType::{Ack, Nak};
+        use DhcpMessageType::{Ack, Nak, Offer};
         let open = self.open_exchange().ok_or(Ignore::Unexpected)?;
         if xid != open.xid {
             return Err(Ignore::OtherXid);
@@ -248,7 +248,7 @@ impl Client {
             return Err(Ignore::OtherServer);
         }
         match (kind, &self.state) {
-            (DhcpMessageType::Offer, State::Selecting(x)) => {
+            (Offer, State::Selecting(x)) => {
                 let (lease, _) = from_reply(your_ip, o, server)?;
                 let secs = secs_since(now, x.first_sent_at);
                 let x = Exchange {
@@ -256,7 +256,7 @@ impl Client {
                     next_at: now,
                     ..x.clone()
                 };
-                let offer = Offer {
+                let offer = Offered {
                     address: lease.address,
                     server,
                     secs,

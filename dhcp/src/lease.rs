@@ -219,22 +219,6 @@ pub(crate) fn from_reply(
     Ok((lease, corrected))
 }
 
-impl Corrected {
-    pub(crate) fn add(&mut self, o: &Corrected) {
-        let pairs = [
-            (&mut self.lease_raised, o.lease_raised),
-            (&mut self.times_defaulted, o.times_defaulted),
-            (&mut self.mtu_clamped, o.mtu_clamped),
-            (&mut self.router_dropped, o.router_dropped),
-            (&mut self.dns_dropped, o.dns_dropped),
-            (&mut self.text_dropped, o.text_dropped),
-        ];
-        for (c, n) in pairs {
-            *c = c.saturating_add(n);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
