@@ -23,6 +23,11 @@ fn be32(v: u32) -> Option<Vec<u8>> {
     Some(v.to_be_bytes().to_vec())
 }
 
+/// A reply from SERVER to us at OFFERED, for `xid`, with raw `options`.
+fn to_us(xid: u32, options: &[u8]) -> Vec<u8> {
+    bootp_packet(BOOTREPLY, SERVER, OFFERED, xid, MAC, OFFERED, options)
+}
+
 /// A dnsmasq changed by `change`, run until `end`.
 fn run_with(change: impl FnOnce(&mut Server), end: u64) -> Sim {
     let mut server = dnsmasq();
@@ -246,24 +251,14 @@ fn bootrequests_foreign_macs_and_other_ports_are_ignored() {
     // DNS and a UDP packet that is not BOOTP at all
     sim.inject(&udp_packet(SERVER, OFFERED, 53, 68, b"not dhcp"));
     sim.inject(&udp_packet(SERVER, OFFERED, 67, 68, b"not dhcp"));
-    let mut bad_sum = bootp_packet(BOOTREPLY, SERVER, OFFERED, xid, MAC, OFFERED, &opts);
+    let mut bad_sum = to_us(xid, &opts);
     let n = bad_sum.len();
     bad_sum[n - 3] ^= 1;
     sim.inject(&bad_sum);
     // a reply without message type, and one without server id
-    sim.inject(&bootp_packet(
-        BOOTREPLY,
-        SERVER,
-        OFFERED,
-        xid,
-        MAC,
-        OFFERED,
-        &[255],
-    ));
+    sim.inject(&to_us(xid, &[255]));
     let no_id = [53, 1, OFFER, 51, 4, 0, 0, 14, 16, 255];
-    sim.inject(&bootp_packet(
-        BOOTREPLY, SERVER, OFFERED, xid, MAC, OFFERED, &no_id,
-    ));
+    sim.inject(&to_us(xid, &no_id));
     let i = sim.client.counters().ignored;
     assert_eq!(
         (
@@ -368,26 +363,10 @@ fn an_ack_that_arrives_long_after_its_request_cannot_make_a_loop() {
     let mut offer_opts = support::server::dnsmasq_options(SERVER);
     offer_opts.retain(|(c, _)| *c != 51);
     offer_opts.push((51, 60u32.to_be_bytes().to_vec()));
-    sim.inject(&bootp_packet(
-        BOOTREPLY,
-        SERVER,
-        OFFERED,
-        xid,
-        MAC,
-        OFFERED,
-        &encode_options(OFFER, SERVER, &offer_opts),
-    ));
+    sim.inject(&to_us(xid, &encode_options(OFFER, SERVER, &offer_opts)));
     sim.run_until(0);
     sim.now = 59 * S;
-    sim.inject(&bootp_packet(
-        BOOTREPLY,
-        SERVER,
-        OFFERED,
-        xid,
-        MAC,
-        OFFERED,
-        &encode_options(ACK, SERVER, &offer_opts),
-    ));
+    sim.inject(&to_us(xid, &encode_options(ACK, SERVER, &offer_opts)));
     assert_eq!(sim.configured().len(), 1);
     // T1 (30 s) has passed, T2 (53 s) too: rebinding at once, expiry at 60 s
     sim.run_until(200 * S);
