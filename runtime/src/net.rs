@@ -36,6 +36,10 @@ pub trait Nic: Device {
     fn name(&self) -> &str;
     /// The IP MTU in force.
     fn mtu(&self) -> u16;
+    /// The most the NIC can take (the backend's limits).
+    fn mtu_cap(&self) -> u16;
+    /// Ask for an MTU; returns the one in force.
+    fn set_mtu(&mut self, mtu: u16) -> u16;
 }
 
 /// The driver's counters (netfront's `Stats` is the one set).
@@ -77,6 +81,12 @@ pub fn mac_string(m: [u8; 6]) -> String {
     )
 }
 
+fn new_iface<N: Nic>(nic: &mut N, seed: u64, now: u64) -> Interface {
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
+    config.random_seed = seed;
+    Interface::new(config, nic, instant(now))
+}
+
 pub fn instant(ns: u64) -> Instant {
     Instant::from_micros((ns / 1000) as i64)
 }
@@ -113,6 +123,8 @@ pub struct Net<N: Nic> {
     pub generation: u32,
     addressing: Addressing,
     ports: Ports,
+    /// smoltcp's seed, for an interface rebuilt after an MTU change.
+    seed: u64,
     published: Counters,
     publish_due: u64,
     /// Drops already said on the console, and when the next line may come.
@@ -137,11 +149,9 @@ impl<N: Nic> Net<N> {
         generation: u32,
         now: u64,
     ) -> Net<N> {
-        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
-        config.random_seed = seed[0];
-        let iface = Interface::new(config, &mut nic, instant(now));
+        let iface = new_iface(&mut nic, seed[0], now);
         let mut sockets = SocketSet::new(Vec::new());
-        let addressing = Addressing::new(fixed, &mut sockets);
+        let addressing = Addressing::new(fixed, nic.mac(), seed[1].rotate_left(17), &mut sockets);
         Net {
             nic,
             iface,
@@ -149,6 +159,7 @@ impl<N: Nic> Net<N> {
             generation,
             addressing,
             ports: Ports::new(seed[1]),
+            seed: seed[0],
             published: Counters::default(),
             publish_due: 0,
             overload_said: (0, 0),
@@ -228,10 +239,12 @@ impl<N: Nic> Net<N> {
         let changed =
             self.iface.poll(instant(now), &mut self.nic, &mut self.sockets) == PollResult::SocketStateChanged;
         let mut wake = Wake::IDLE;
-        if let Some(ev) = self.addressing.poll(&mut self.sockets, now) {
-            self.apply(cx, ev);
+        let (ev, dhcp_at) = self.addressing.poll(&mut self.sockets, now);
+        if let Some(ev) = ev {
+            self.apply(cx, ev, now);
             wake = wake.progressed();
         }
+        wake.also_at(dhcp_at);
         // frames the stack queued or left: push them to the backend now
         match self.nic.service() {
             Ok(m) => more |= m,
@@ -290,26 +303,71 @@ impl<N: Nic> Net<N> {
             .map(|d| now.saturating_add(d.total_micros().saturating_mul(1000)))
     }
 
-    fn apply<P: Platform>(&mut self, cx: &mut Cx<'_, P>, ev: AddrEvent) {
+    fn apply<P: Platform>(&mut self, cx: &mut Cx<'_, P>, ev: AddrEvent, now: u64) {
         match ev {
-            AddrEvent::Configured { cidr, router, line } => {
-                self.iface.update_ip_addrs(|a| {
-                    a.clear();
-                    let _ = a.push(IpCidr::Ipv4(cidr));
-                });
-                self.iface.routes_mut().remove_default_ipv4_route();
-                if let Some(r) = router {
-                    let _ = self.iface.routes_mut().add_default_ipv4_route(r);
-                }
+            AddrEvent::Configured {
+                cidr,
+                router,
+                link_local_via,
+                mtu,
+                line,
+            } => {
                 cx.say(&line);
+                if let Some(m) = mtu {
+                    self.set_mtu(cx, m, now);
+                }
+                self.configure(cidr, router, link_local_via);
                 cx.report("attr/vif/0/ipv4/0", &format!("{}", cidr.address()));
             }
             AddrEvent::Lost { line } => {
                 self.iface.update_ip_addrs(|a| a.clear());
-                self.iface.routes_mut().remove_default_ipv4_route();
+                self.iface.routes_mut().update(|r| r.clear());
                 cx.say(&line);
             }
         }
+    }
+
+    fn configure(&mut self, cidr: Ipv4Cidr, router: Option<Ipv4Address>, link_local_via: Option<Ipv4Address>) {
+        self.iface.update_ip_addrs(|a| {
+            a.clear();
+            let _ = a.push(IpCidr::Ipv4(cidr));
+        });
+        self.iface.routes_mut().update(|r| r.clear());
+        if let Some(r) = router {
+            let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+        }
+        if let Some(via) = link_local_via {
+            self.iface.routes_mut().update(|r| {
+                let _ = r.push(smoltcp::iface::Route {
+                    cidr: IpCidr::Ipv4(crate::addressing::LINK_LOCAL),
+                    via_router: via.into(),
+                    preferred_until: None,
+                    expires_at: None,
+                });
+            });
+        }
+    }
+
+    /// DHCP option 26: the NIC takes what it can; smoltcp reads the MTU
+    /// only when an interface is made, so a new one is made (the sockets
+    /// live in the socket set and stay; the address is applied after).
+    fn set_mtu<P: Platform>(&mut self, cx: &mut Cx<'_, P>, want: u16, now: u64) {
+        let before = self.nic.mtu();
+        let got = self.nic.set_mtu(want);
+        if got != before {
+            self.iface = new_iface(&mut self.nic, self.seed, now);
+        }
+        cx.say(&format!(
+            "net: mtu={} asked={} cap={} reason=\"dhcp option 26\"",
+            got,
+            want,
+            self.nic.mtu_cap()
+        ));
+    }
+
+    /// The MTU in force.
+    pub fn mtu(&self) -> u16 {
+        self.nic.mtu()
     }
 
     /// `data/netfront/stats` when the counters changed, at most every

@@ -44,6 +44,14 @@ impl<M: xenabi::hal::SharedMem, E: xenabi::hal::EventChannel> Nic for Netfront<M
     fn mtu(&self) -> u16 {
         Netfront::mtu(self)
     }
+
+    fn mtu_cap(&self) -> u16 {
+        Netfront::mtu_cap(self)
+    }
+
+    fn set_mtu(&mut self, mtu: u16) -> u16 {
+        Netfront::set_mtu(self, mtu)
+    }
 }
 
 pub struct Vif<P: Platform> {

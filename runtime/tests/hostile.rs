@@ -239,3 +239,95 @@ fn silent_connections_cannot_hold_ssh_past_the_login_grace() {
     assert!(ssh_banner(&mut w, 43010, 5 * S), "silent connections kept SSH:\n{}", w.dump());
     drop(hs);
 }
+
+// ---- a rogue or broken DHCP server ----
+
+use xensim::peer::DhcpMode;
+
+fn dhcp_sent(w: &World) -> u32 {
+    w.peer.dhcp.discovers + w.peer.dhcp.requests
+}
+
+fn banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool {
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 8192]),
+        tcp::SocketBuffer::new(vec![0; 8192]),
+    );
+    s.connect(w.peer.iface.context(), (IpAddress::Ipv4(Ipv4Address::from(ip)), 22), local)
+        .unwrap();
+    let h = w.peer.sockets.add(s);
+    let mut got = Vec::new();
+    w.run_until(limit, |w| {
+        let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
+        while s.can_recv() {
+            let _ = s.recv(|b| {
+                got.extend_from_slice(b);
+                (b.len(), ())
+            });
+        }
+        got.starts_with(b"SSH-2.0-")
+    })
+}
+
+#[test]
+fn zero_lease_and_renewal_after_the_lease_do_not_make_it_chatty() {
+    for (lease, renew) in [(Some(0), None), (Some(60), Some(3600)), (None, None)] {
+        let mut w = World::new("");
+        w.peer.dhcp.lease_s = lease;
+        w.peer.dhcp.renew_s = renew;
+        w.boot_to_ssh();
+        let sent0 = dhcp_sent(&w);
+        w.run_until(300 * S, |_| false);
+        let sent = dhcp_sent(&w) - sent0;
+        // a lease raised to the 60 s minimum is renewed every 30 s: ~10 in 5 min
+        assert!(sent <= 12, "lease {:?} renew {:?}: {} DHCP packets in 5 min", lease, renew, sent);
+        assert_eq!(w.count_lines("dhcp: lease ip="), 1, "one lease, renewed quietly:\n{}", w.dump());
+        assert!(ping(&mut w, 7, S), "lease {:?}: unreachable", lease);
+    }
+}
+
+#[test]
+fn a_server_that_always_naks_gets_backoff_and_a_good_one_is_taken_after() {
+    let mut w = World::new("");
+    w.peer.dhcp.mode = DhcpMode::NakAll;
+    w.run_until(600 * S, |_| false);
+    let sent = dhcp_sent(&w);
+    assert!(sent <= 40, "{} DHCP packets in 10 min against a NAKing server", sent);
+    assert!(!w.has_line("dhcp: lease ip="));
+    w.peer.dhcp.mode = DhcpMode::Normal;
+    let ok = w.run_until(90 * S, |w| w.has_line("ssh: listening "));
+    assert!(ok, "no lease and key within 90 s once the server behaves:\n{}", w.dump());
+}
+
+#[test]
+fn no_router_still_reaches_the_metadata_service_through_the_dhcp_server() {
+    let mut w = World::new("");
+    w.peer.dhcp.router = None;
+    w.boot_to_ssh();
+    let lease = w.line("dhcp: lease ").unwrap();
+    assert!(lease.contains(" router=- ") && lease.ends_with(" link_local_via=10.0.0.1"), "{}", lease);
+    assert!(w.has_line("cloudinit: done "));
+}
+
+#[test]
+fn a_vanished_server_lets_the_lease_expire_and_a_new_address_brings_ssh_back() {
+    let mut w = World::new("");
+    w.peer.dhcp.lease_s = Some(120);
+    w.boot_to_ssh();
+    w.peer.dhcp.mode = DhcpMode::Silent;
+    let ok = w.run_until(130 * S, |w| w.has_line("dhcp: lease lost "));
+    assert!(ok, "the lease did not expire:\n{}", w.dump());
+    assert_eq!(w.line("dhcp: lease lost ").unwrap(), "dhcp: lease lost reason=expired; asking again");
+    assert!(!ping(&mut w, 9, S), "still answering at the expired address");
+    // discovery resumes with backoff while the server is gone
+    let sent0 = dhcp_sent(&w);
+    w.run_until(120 * S, |_| false);
+    let sent = dhcp_sent(&w) - sent0;
+    assert!((2..=8).contains(&sent), "{} DISCOVERs in 2 min without a server", sent);
+    w.peer.dhcp.mode = DhcpMode::Normal;
+    w.peer.dhcp.offer = [10, 0, 0, 60];
+    let ok = w.run_until(90 * S, |w| w.count_lines("dhcp: lease ip=") == 2);
+    assert!(ok, "no new lease:\n{}", w.dump());
+    assert!(w.has_line("dhcp: lease ip=10.0.0.60/24 "), "{}", w.dump());
+    assert!(banner_at(&mut w, [10, 0, 0, 60], 44000, 5 * S), "SSH not back on the new address:\n{}", w.dump());
+}
