@@ -47,34 +47,43 @@ pub fn connect() -> Result<(Store, u32), &'static str> {
     Ok((Client::new(page, KernelWait { port }), port))
 }
 
-/// Act on watch events: `xl shutdown` / `xl reboot` via control/shutdown;
-/// other events go to `others` for their owners. Returns false when the
-/// connection is unusable.
+/// Act on the watch events that arrived: `xl shutdown` / `xl reboot` via
+/// control/shutdown; other events go to `others` for their owners. One
+/// budgeted batch per call, so an event flood cannot keep the main loop
+/// here. Returns false when the connection is unusable.
 pub fn poll(xs: &mut Store, others: &mut alloc::vec::Vec<xenstore::WatchEvent>) -> bool {
-    loop {
-        match xs.poll_event() {
-            Ok(Some(ev)) if ev.token == xenbus::SHUTDOWN_TOKEN => match xenbus::take_request(xs) {
-                Ok(Some(Request::Poweroff)) => {
-                    power::shutdown(Reason::Poweroff, "xl shutdown (control/shutdown=poweroff)")
-                }
-                Ok(Some(Request::Reboot)) => {
-                    power::shutdown(Reason::Reboot, "xl reboot (control/shutdown=reboot)")
-                }
-                Ok(Some(Request::Unsupported(what))) => {
-                    println!(
-                        "control: error reason=\"unsupported request\" request=\"{}\"",
-                        what
-                    )
-                }
-                Ok(None) => {}
-                Err(e) => println!("control: error reason=\"{}\"", e),
-            },
-            Ok(Some(ev)) => others.push(ev),
-            Ok(None) => return true,
-            Err(e) => {
-                println!("xenstore: error reason=\"{}\"", e);
-                return false;
-            }
+    let polled = match xs.poll_events(xenstore::MAX_WATCHES * xenstore::MAX_PENDING_PER_WATCH) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("xenstore: error reason=\"{}\"", e);
+            return false;
+        }
+    };
+    // events were folded: a shutdown request may be among them
+    let mut shutdown = polled.lost;
+    for ev in polled.events {
+        if ev.token == xenbus::SHUTDOWN_TOKEN {
+            shutdown = true;
+        } else {
+            others.push(ev);
         }
     }
+    if !shutdown {
+        return true;
+    }
+    match xenbus::take_request(xs) {
+        Ok(Some(Request::Poweroff)) => {
+            power::shutdown(Reason::Poweroff, "xl shutdown (control/shutdown=poweroff)")
+        }
+        Ok(Some(Request::Reboot)) => {
+            power::shutdown(Reason::Reboot, "xl reboot (control/shutdown=reboot)")
+        }
+        Ok(Some(Request::Unsupported(what))) => println!(
+            "control: error reason=\"unsupported request\" request={}",
+            cloudinit::report::value(&what)
+        ),
+        Ok(None) => {}
+        Err(e) => println!("control: error reason=\"{}\"", e),
+    }
+    true
 }
