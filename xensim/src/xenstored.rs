@@ -531,14 +531,11 @@ impl Xenstored {
             let cons = page.read_u32(xs::XS_REQ_CONS_OFFSET);
             let prod = page.read_u32(xs::XS_REQ_PROD_OFFSET);
             let avail = prod.wrapping_sub(cons).min(SIZE);
-            for k in 0..avail {
-                let mut b = [0u8];
-                page.read(
-                    xs::XS_REQ_OFFSET + (cons.wrapping_add(k) % SIZE) as usize,
-                    &mut b,
-                );
-                self.conns[i].inbuf.push(b[0]);
-            }
+            let mut bytes = vec![0u8; avail as usize];
+            ring_copy(cons, bytes.len(), |at, range| {
+                page.read(xs::XS_REQ_OFFSET + at, &mut bytes[range])
+            });
+            self.conns[i].inbuf.extend_from_slice(&bytes);
             page.write_u32(xs::XS_REQ_CONS_OFFSET, cons.wrapping_add(avail));
             loop {
                 let buf = &self.conns[i].inbuf;
@@ -566,13 +563,10 @@ impl Xenstored {
             let prod = page.read_u32(xs::XS_RSP_PROD_OFFSET);
             let space = SIZE - prod.wrapping_sub(cons).min(SIZE);
             let n = (space as usize).min(c.outq.len());
-            for k in 0..n {
-                let b = c.outq.pop_front().unwrap();
-                page.write(
-                    xs::XS_RSP_OFFSET + (prod.wrapping_add(k as u32) % SIZE) as usize,
-                    &[b],
-                );
-            }
+            let bytes: Vec<u8> = c.outq.drain(..n).collect();
+            ring_copy(prod, n, |at, range| {
+                page.write(xs::XS_RSP_OFFSET + at, &bytes[range])
+            });
             page.write_u32(xs::XS_RSP_PROD_OFFSET, prod.wrapping_add(n as u32));
         }
     }
@@ -950,6 +944,18 @@ impl Xenstored {
             r?;
         }
         Ok(())
+    }
+}
+
+/// Split `len` bytes (at most a ring) from ring index `idx` into the part up
+/// to the ring's end and the part after the wrap: `f(offset in ring, range
+/// of the bytes)` for each.
+fn ring_copy(idx: u32, len: usize, mut f: impl FnMut(usize, std::ops::Range<usize>)) {
+    let start = (idx % SIZE) as usize;
+    let first = len.min(SIZE as usize - start);
+    f(start, 0..first);
+    if first < len {
+        f(0, first..len);
     }
 }
 
