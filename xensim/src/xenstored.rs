@@ -589,14 +589,8 @@ impl Xenstored {
             }
             Some(Misbehave::DuplicateReply) => copies = 2,
             Some(Misbehave::Late) => hold = true,
-            Some(Misbehave::ProdBackwards) => {
-                if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
-                    let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
-                    c.page
-                        .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_sub(1));
-                }
-                return;
-            }
+            Some(Misbehave::ProdBackwards) => return self.set_rsp_prod(domid, u32::MAX), // -1
+
             Some(Misbehave::ConsPast) => {
                 if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
                     let prod = c.page.read_u32(xs::XS_REQ_PROD_OFFSET);
@@ -627,14 +621,7 @@ impl Xenstored {
                 }
                 return;
             }
-            Some(Misbehave::ProdJump) => {
-                if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
-                    let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
-                    c.page
-                        .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_add(5000));
-                }
-                return;
-            }
+            Some(Misbehave::ProdJump) => return self.set_rsp_prod(domid, 5000),
         }
         let reply = match self.execute(domid, kind, tx_id, payload) {
             Ok(p) => Self::frame(kind, req_id, tx_id, &p),
@@ -653,6 +640,15 @@ impl Xenstored {
         }
         for (d, ev) in std::mem::take(&mut self.pending_initial) {
             self.send(d, xs::XS_WATCH_EVENT, 0, 0, &ev);
+        }
+    }
+
+    /// Put rsp_prod at the guest's rsp_cons plus `ahead` (wrapping).
+    fn set_rsp_prod(&self, domid: u16, ahead: u32) {
+        if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
+            let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
+            c.page
+                .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_add(ahead));
         }
     }
 

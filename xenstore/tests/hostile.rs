@@ -230,6 +230,15 @@ fn a_wait_that_returns_at_once_still_ends() {
     );
 }
 
+fn event_flood(xsd: &Rc<RefCell<Xenstored>>, path: &str, token: &str, distinct: bool) {
+    xsd.borrow_mut().flood(Flood::Events {
+        domid: DOMID,
+        path: path.into(),
+        token: token.into(),
+        distinct,
+    });
+}
+
 fn rewrite_flood(xsd: &Rc<RefCell<Xenstored>>, a: &[u8], b: &[u8]) {
     xsd.borrow_mut().flood(Flood::Rewrite {
         path: BE_STATE.into(),
@@ -349,12 +358,7 @@ fn an_event_flood_on_distinct_paths_folds_and_keeps_shutdown() {
     let (mut c, xsd, clock) = setup();
     xenbus::control_init(&mut c).unwrap();
     c.watch("device/vif", "devices").unwrap();
-    xsd.borrow_mut().flood(Flood::Events {
-        domid: DOMID,
-        path: "device/vif".into(),
-        token: "devices".into(),
-        distinct: true,
-    });
+    event_flood(&xsd, "device/vif", "devices", true);
     shutdown_at(&mut c, clock.now_ns() + 20 * MS);
     let round = main_loop_until_shutdown(&mut c, 200).expect("shutdown heard");
     assert!(round < 40, "heard after {} rounds", round);
@@ -379,12 +383,7 @@ fn a_flood_of_identical_events_is_one_event() {
     let (mut c, xsd, _) = setup();
     c.watch("data/x", "x").unwrap();
     c.poll_events(8).unwrap();
-    xsd.borrow_mut().flood(Flood::Events {
-        domid: DOMID,
-        path: "data/x".into(),
-        token: "x".into(),
-        distinct: false,
-    });
+    event_flood(&xsd, "data/x", "x", false);
     for _ in 0..20 {
         c.read("data/k").unwrap_err();
     }
@@ -396,12 +395,7 @@ fn a_flood_of_identical_events_is_one_event() {
 #[test]
 fn events_for_tokens_never_watched_are_dropped() {
     let (mut c, xsd, _) = setup();
-    xsd.borrow_mut().flood(Flood::Events {
-        domid: DOMID,
-        path: "control/shutdown".into(),
-        token: "forged".into(),
-        distinct: true,
-    });
+    event_flood(&xsd, "control/shutdown", "forged", true);
     for _ in 0..10 {
         c.read("data/k").unwrap_err();
     }
@@ -413,12 +407,7 @@ fn events_for_tokens_never_watched_are_dropped() {
 fn poll_events_does_a_bounded_amount_of_work() {
     let (mut c, xsd, clock) = setup();
     c.watch("data/x", "x").unwrap();
-    xsd.borrow_mut().flood(Flood::Events {
-        domid: DOMID,
-        path: "data/x".into(),
-        token: "x".into(),
-        distinct: false,
-    });
+    event_flood(&xsd, "data/x", "x", false);
     xsd.borrow_mut().process(); // a full ring, and a backlog behind it
     let before = c.stats.coalesced_events;
     let t = clock.now_ns();

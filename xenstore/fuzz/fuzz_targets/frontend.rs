@@ -11,7 +11,8 @@ use xenabi::hal::Clock;
 use xensim::xenstored::{Flood, Misbehave, Xenstored};
 use xensim::{SimClock, SimPage};
 use xenstore::xenbus::{self, Device, Frontend, State};
-use xenstore::{Client, Wait, MAX_PENDING_PER_WATCH, MAX_WATCHES};
+use xenstore::{Client, Wait};
+use xenstore_fuzz::{bounded, Script};
 
 const MS: u64 = 1_000_000;
 const TIMEOUT_NS: u64 = 3 * MS;
@@ -22,25 +23,14 @@ const DEV: &str = "/local/domain/1/device/vif/0";
 const BE: &str = "/local/domain/0/backend/vif/1/0";
 const BE_STATE: &str = "/local/domain/0/backend/vif/1/0/state";
 
-/// The fuzzer's bytes, read front to back; zeros once they run out.
-struct Script<'a>(&'a [u8]);
-
-impl Script<'_> {
-    fn byte(&mut self) -> u8 {
-        let (b, rest) = self.0.split_first().map_or((0, &[][..]), |(b, r)| (*b, r));
-        self.0 = rest;
-        b
-    }
-    fn value(&mut self) -> Vec<u8> {
-        match self.byte() % 4 {
-            // a state, mostly: that is where the protocol's edges are
-            0..=2 => vec![b'0' + self.byte() % 10],
-            _ => {
-                let n = self.byte() as usize % 16;
-                let (a, b) = self.0.split_at(n.min(self.0.len()));
-                self.0 = b;
-                a.to_vec()
-            }
+/// A value for a node: a state, mostly (that is where the protocol's
+/// edges are), else up to 15 bytes of anything.
+fn value(s: &mut Script) -> Vec<u8> {
+    match s.byte() % 4 {
+        0..=2 => vec![b'0' + s.byte() % 10],
+        _ => {
+            let n = s.byte() as usize % 16;
+            s.take(n).to_vec()
         }
     }
 }
@@ -56,13 +46,13 @@ struct Peer<'a> {
 
 impl Peer<'_> {
     fn step(&mut self) {
-        if self.script.0.is_empty() {
+        if self.script.is_empty() {
             return; // the script is over: what it started goes on
         }
         let x = &mut self.xsd;
         match self.script.byte() % 12 {
             0..=2 => {
-                let v = self.script.value();
+                let v = value(&mut self.script);
                 x.tool_write(BE_STATE, &v);
             }
             3 => x.tool_rm(BE),
@@ -85,7 +75,7 @@ impl Peer<'_> {
                 x.misbehave(m);
             }
             6 => {
-                let values = [self.script.value(), self.script.value()];
+                let values = [value(&mut self.script), value(&mut self.script)];
                 x.flood(Flood::Rewrite {
                     path: BE_STATE.into(),
                     values,
@@ -111,7 +101,7 @@ impl Peer<'_> {
                 x.hang(self.hung);
             }
             10 => {
-                let v = self.script.value();
+                let v = value(&mut self.script);
                 x.tool_write("/local/domain/1/control/shutdown", &v);
             }
             _ => {} // the backend does nothing this time
@@ -129,20 +119,6 @@ impl Wait for Peer<'_> {
     }
     fn now_ns(&self) -> u64 {
         self.clock.now_ns()
-    }
-}
-
-type FuzzClient<'a> = Client<SimPage, Peer<'a>>;
-
-/// Run one call; it must end within `max_ns` and leave the queue bounded.
-fn bounded<'a, T>(c: &mut FuzzClient<'a>, max_ns: u64, f: impl FnOnce(&mut FuzzClient<'a>) -> T) {
-    let t = c.waiter().now_ns();
-    let _ = f(c);
-    let took = c.waiter().now_ns() - t;
-    assert!(took <= max_ns, "took {} ns, bound {}", took, max_ns);
-    assert!(c.queued_events() <= MAX_WATCHES * MAX_PENDING_PER_WATCH);
-    if c.broken().is_some() {
-        assert!(!c.readable());
     }
 }
 
@@ -185,16 +161,22 @@ fuzz_target!(|data: &[u8]| {
     let wait = 20 * MS;
     let deadline = c.waiter().now_ns() + wait;
     bounded(&mut c, wait, |c| {
-        f.wait_backend(c, deadline, |s| matches!(s, State::InitWait | State::Connected))
+        f.wait_backend(c, deadline, |s| {
+            matches!(s, State::InitWait | State::Connected)
+        })
     });
     bounded(&mut c, TRANSACTION_NS, |c| f.switch(c, State::Connected));
     let deadline = c.waiter().now_ns() + wait;
-    bounded(&mut c, wait, |c| f.wait_backend(c, deadline, |s| s == State::Connected));
+    bounded(&mut c, wait, |c| {
+        f.wait_backend(c, deadline, |s| s == State::Connected)
+    });
     bounded(&mut c, TIMEOUT_NS, |c| f.poll_backend(c));
     bounded(&mut c, 0, |c| c.poll_events(usize::MAX));
     bounded(&mut c, TRANSACTION_NS, xenbus::take_request);
     // close: its waits end by the deadline; Closed is published after it
     // (a transaction), then the watch goes (a request)
     let deadline = c.waiter().now_ns() + wait;
-    bounded(&mut c, wait + TRANSACTION_NS + TIMEOUT_NS, |c| f.close(c, deadline));
+    bounded(&mut c, wait + TRANSACTION_NS + TIMEOUT_NS, |c| {
+        f.close(c, deadline)
+    });
 });

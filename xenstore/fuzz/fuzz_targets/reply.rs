@@ -12,30 +12,12 @@ use xenabi::hal::{Clock, SharedMem};
 use xenabi::xs_wire as xs;
 use xensim::{SimClock, SimPage};
 use xenstore::wire::{split_strings, Errno, Header, Perm, Reader};
-use xenstore::{Client, Wait, MAX_PENDING_PER_WATCH, MAX_WATCHES};
+use xenstore::{Client, Wait};
+use xenstore_fuzz::{bounded, Script};
 
 const MS: u64 = 1_000_000;
 const TIMEOUT_NS: u64 = 5 * MS;
 const RING: u32 = xs::XENSTORE_RING_SIZE as u32;
-
-/// The fuzzer's bytes, read front to back; zeros once they run out.
-struct Script<'a>(&'a [u8]);
-
-impl Script<'_> {
-    fn byte(&mut self) -> u8 {
-        let (b, rest) = self.0.split_first().map_or((0, &[][..]), |(b, r)| (*b, r));
-        self.0 = rest;
-        b
-    }
-    fn take(&mut self, n: usize) -> &[u8] {
-        let (a, b) = self.0.split_at(n.min(self.0.len()));
-        self.0 = b;
-        a
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
-    }
-}
 
 fn frame(kind: u32, req_id: u32, payload: &[u8]) -> Vec<u8> {
     let mut m = Vec::new();
@@ -69,7 +51,8 @@ impl FuzzDaemon<'_> {
             self.page.read(at, &mut b);
             self.inbuf.push(b[0]);
         }
-        self.page.write_u32(xs::XS_REQ_CONS_OFFSET, cons.wrapping_add(n));
+        self.page
+            .write_u32(xs::XS_REQ_CONS_OFFSET, cons.wrapping_add(n));
         while let Ok(h) = Header::parse(&self.inbuf) {
             let total = 16 + h.len as usize;
             if self.inbuf.len() < total {
@@ -158,19 +141,6 @@ impl Wait for FuzzDaemon<'_> {
     }
 }
 
-type FuzzClient<'a> = Client<SimPage, FuzzDaemon<'a>>;
-
-/// Run one call and check what must hold whatever the daemon did.
-fn bounded<'a, T>(c: &mut FuzzClient<'a>, max_ns: u64, f: impl FnOnce(&mut FuzzClient<'a>) -> T) {
-    let t = c.waiter().now_ns();
-    let _ = f(c);
-    assert!(c.waiter().now_ns() - t <= max_ns, "a call overran its deadline");
-    assert!(c.queued_events() <= MAX_WATCHES * MAX_PENDING_PER_WATCH);
-    if c.broken().is_some() {
-        assert!(!c.readable(), "a broken connection reads as readable");
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     // 1. stream reassembly with data-chosen chunking
     let (ctl, body) = data.split_at(data.len().min(1));
@@ -213,7 +183,9 @@ fuzz_target!(|data: &[u8]| {
     let deadline = c.waiter().now_ns() + 3 * MS;
     bounded(&mut c, 3 * MS, |c| c.wait_event_for("tok", deadline));
     // a transaction: up to 8 tries of start, read, end, and an abort
-    bounded(&mut c, 8 * 4 * t, |c| c.transaction(|c, tx| c.read_tx(tx, "data/x")));
+    bounded(&mut c, 8 * 4 * t, |c| {
+        c.transaction(|c, tx| c.read_tx(tx, "data/x"))
+    });
     let deadline = c.waiter().now_ns() + 2 * MS;
     bounded(&mut c, 2 * MS, |c| c.within(deadline, |c| c.read("data/y")));
     bounded(&mut c, t, |c| c.unwatch("device/vif", "tok"));
