@@ -104,6 +104,17 @@ else
     fail "no guest console log for the hostile run"
 fi
 
+# A rogue and broken DHCP server: zero lease, T1 past the lease, NAKs, no
+# router, silence, then a good server with a new address.
+run_scenario dhcp --timeout 900
+grep -E 'event=dhcp' "$ROOT/build/xen-dhcp/harness.log" 2>/dev/null | sed 's/^/  /'
+D=$ROOT/build/xen-dhcp/guest-d.log
+if [ -s "$D" ]; then
+    grep -E '^dhcp:' "$D" | sed 's/^/  | /'
+else
+    fail "no guest console log for the dhcp run"
+fi
+
 # The EC2 path: the disk image as an HVM guest (hvmloader, SeaBIOS, GRUB).
 IMG=$ROOT/build/appliance.img
 if bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" >"$ROOT/build/xen-hvm-mkimage.log" 2>&1; then

@@ -31,34 +31,50 @@ impl Control {
         if self.broken || !cx.xen.store.readable() {
             return (Wake::IDLE, None);
         }
+        let polled = match cx.xen.store.poll_events(STORE_EVENTS_PER_TURN) {
+            Ok(p) => p,
+            Err(e) => {
+                self.broken = true;
+                cx.say(&format!("xenstore: error reason={}", quoted(&format!("{}", e))));
+                return (Wake::IDLE, None);
+            }
+        };
         let mut wake = Wake::IDLE;
-        for _ in 0..STORE_EVENTS_PER_TURN {
-            let ev = match cx.xen.store.poll_event() {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return (wake, None),
-                Err(e) => {
-                    self.broken = true;
-                    cx.say(&format!("xenstore: error reason={}", quoted(&format!("{}", e))));
-                    return (wake, None);
-                }
-            };
+        let mut shutdown = polled.lost; // events were folded: look at everything
+        if polled.lost {
+            vif.on_event(crate::vif::BACKEND_TOKEN);
+        }
+        for ev in &polled.events {
             wake = wake.progressed();
             if ev.token == xenbus::SHUTDOWN_TOKEN {
-                match xenbus::take_request(&mut cx.xen.store) {
-                    Ok(Some(Request::Poweroff)) => return (wake, Some(Power::Off)),
-                    Ok(Some(Request::Reboot)) => return (wake, Some(Power::Reboot)),
-                    Ok(Some(Request::Unsupported(what))) => cx.say(&format!(
-                        "control: error reason=\"unsupported request\" request={}",
-                        quoted(&what)
-                    )),
-                    Ok(None) => {}
-                    Err(e) => cx.say(&format!("control: error reason={}", quoted(&format!("{}", e)))),
-                }
+                shutdown = true;
             } else {
                 vif.on_event(&ev.token);
             }
         }
-        // more may be waiting: come back at once (after the others ran)
-        (Wake::at(now).progressed(), None)
+        if shutdown {
+            match xenbus::take_request(&mut cx.xen.store) {
+                Ok(Some(Request::Poweroff)) => return (wake, Some(Power::Off)),
+                Ok(Some(Request::Reboot)) => return (wake, Some(Power::Reboot)),
+                Ok(Some(Request::Unsupported(what))) => cx.say(&format!(
+                    "control: error reason=\"unsupported request\" request={}",
+                    quoted(&what)
+                )),
+                Ok(None) => {}
+                Err(e) => cx.say(&format!("control: error reason={}", quoted(&format!("{}", e)))),
+            }
+        }
+        if polled.more {
+            // more waiting: come back at once (after the others ran)
+            wake.also_at(Some(now));
+            wake = wake.progressed();
+        }
+        (wake, None)
+    }
+
+    /// Events a wait inside this turn read off the ring wait in the client:
+    /// the turn must not end in a sleep while it holds any.
+    pub fn pending<P: Platform>(&self, cx: &mut Cx<'_, P>) -> bool {
+        !self.broken && cx.xen.store.readable()
     }
 }

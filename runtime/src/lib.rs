@@ -222,6 +222,12 @@ impl<P: Platform> Appliance<P> {
                 }
             }
         }
+        if control.pending(&mut cx) {
+            // a XenStore wait in this turn read events off the ring: they
+            // are ours to handle next turn, not after the next wakeup
+            wake.also_at(Some(now));
+            wake = wake.progressed();
+        }
         let mut next = wake.at;
         if !wake.progressed && wake.due(now) {
             // asked for "now" but nothing moved: whatever it waits for

@@ -5,7 +5,10 @@
 //! here independently of the client's, so a bug on one side is not mirrored.
 //!
 //! Misbehaviour for hostile-input tests: `misbehave` makes the next reply
-//! garbage, mis-addressed, oversized, jump the producer index, or never come.
+//! garbage, mis-addressed, duplicated, late, oversized, move a ring index
+//! backwards or past the ring, or never come; `flood` keeps a guest's
+//! response ring full of watch events (a node rewritten without end, or
+//! events on a watch); `hang` stops the daemon answering at all.
 //! A guest that breaks the protocol itself (a request over 4096 bytes) is
 //! cut off, as xenstored does: `is_bad` tells.
 
@@ -32,7 +35,39 @@ pub enum Misbehave {
     UnknownError,
     /// Send a watch event with a path but no token, then the real reply.
     BadWatchEvent,
+    /// First this many replies to requests never made, then the real reply.
+    StrayReplies(u32),
+    /// The real reply, twice.
+    DuplicateReply,
+    /// Hold the reply back and send it just before the next one.
+    Late,
+    /// Move rsp_prod behind rsp_cons (an index running backwards).
+    ProdBackwards,
+    /// Move req_cons past the guest's req_prod, then serve no more.
+    ConsPast,
 }
+
+/// What a flooding daemon sends whenever a guest's ring has room: it tops
+/// the output queue up to two rings' worth each time it runs, so replies
+/// always wait behind a backlog of events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flood {
+    /// Rewrite `path` (absolute) without end, alternating two values, as a
+    /// backend looping on its `state`; its watches fire every time.
+    Rewrite { path: String, values: [Vec<u8>; 2] },
+    /// Watch events for `token` sent to `domid` whether it watches or not:
+    /// `path` again and again, or a new child of it each time (`distinct`).
+    Events {
+        domid: u16,
+        path: String,
+        token: String,
+        distinct: bool,
+    },
+}
+
+const FLOOD_BACKLOG: usize = 2 * xs::XENSTORE_RING_SIZE;
+/// Flood messages made per `process` at most.
+const FLOOD_PER_ROUND: usize = 64;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -79,8 +114,15 @@ pub struct Xenstored {
     misbehave: VecDeque<Misbehave>,
     /// Initial watch events, sent right after the XS_WATCH reply.
     pending_initial: Vec<(u16, Vec<u8>)>,
+    /// Replies held back by `Misbehave::Late`, per domain.
+    held: Vec<(u16, Vec<u8>)>,
+    floods: Vec<Flood>,
+    hung: bool,
     /// Requests served, for tests.
     pub requests: u64,
+    /// Writes and events the floods made, for tests.
+    pub flood_writes: u64,
+    pub flood_events: u64,
 }
 
 const SIZE: u32 = xs::XENSTORE_RING_SIZE as u32;
@@ -102,7 +144,12 @@ impl Xenstored {
             conns: Vec::new(),
             misbehave: VecDeque::new(),
             pending_initial: Vec::new(),
+            held: Vec::new(),
+            floods: Vec::new(),
+            hung: false,
             requests: 0,
+            flood_writes: 0,
+            flood_events: 0,
         };
         d.tree.insert(
             "/".into(),
@@ -178,6 +225,70 @@ impl Xenstored {
 
     pub fn misbehave(&mut self, m: Misbehave) {
         self.misbehave.push_back(m);
+    }
+
+    /// Start a flood; it runs every `process` until `stop_floods`.
+    pub fn flood(&mut self, f: Flood) {
+        self.floods.push(f);
+    }
+
+    pub fn stop_floods(&mut self) {
+        self.floods.clear();
+    }
+
+    /// Stop (or resume) answering: no request read, no reply written.
+    pub fn hang(&mut self, hung: bool) {
+        self.hung = hung;
+    }
+
+    fn outq_len(&self, domid: Option<u16>) -> usize {
+        self.conns
+            .iter()
+            .filter(|c| domid.is_none_or(|d| c.domid == d))
+            .map(|c| c.outq.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn run_floods(&mut self) {
+        let floods = std::mem::take(&mut self.floods);
+        for f in &floods {
+            let target = match f {
+                Flood::Rewrite { .. } => None,
+                Flood::Events { domid, .. } => Some(*domid),
+            };
+            for _ in 0..FLOOD_PER_ROUND {
+                if self.outq_len(target) >= FLOOD_BACKLOG {
+                    break;
+                }
+                match f {
+                    Flood::Rewrite { path, values } => {
+                        let v = values[(self.flood_writes % 2) as usize].clone();
+                        self.flood_writes += 1;
+                        self.tool_write(path, &v);
+                    }
+                    Flood::Events {
+                        domid,
+                        path,
+                        token,
+                        distinct,
+                    } => {
+                        let mut ev = if *distinct {
+                            format!("{}/{}", path, self.flood_events)
+                        } else {
+                            path.clone()
+                        }
+                        .into_bytes();
+                        ev.push(0);
+                        ev.extend_from_slice(token.as_bytes());
+                        ev.push(0);
+                        self.flood_events += 1;
+                        self.send(*domid, xs::XS_WATCH_EVENT, 0, 0, &ev);
+                    }
+                }
+            }
+        }
+        self.floods = floods;
     }
 
     // ---- toolstack side (dom0) ----
@@ -382,20 +493,35 @@ impl Xenstored {
 
     // ---- ring side ----
 
-    fn send(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+    /// One message as bytes (an over-long payload becomes E2BIG).
+    fn frame(kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) -> Vec<u8> {
         if payload.len() > xs::XENSTORE_PAYLOAD_MAX {
-            return self.send(domid, xs::XS_ERROR, req_id, tx_id, b"E2BIG\0");
+            return Self::frame(xs::XS_ERROR, req_id, tx_id, b"E2BIG\0");
         }
+        let mut m = Vec::with_capacity(16 + payload.len());
+        for w in [kind, req_id, tx_id, payload.len() as u32] {
+            m.extend(w.to_le_bytes());
+        }
+        m.extend(payload);
+        m
+    }
+
+    fn send_bytes(&mut self, domid: u16, bytes: &[u8]) {
         if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
-            for w in [kind, req_id, tx_id, payload.len() as u32] {
-                c.outq.extend(w.to_le_bytes());
-            }
-            c.outq.extend(payload);
+            c.outq.extend(bytes);
         }
+    }
+
+    fn send(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+        self.send_bytes(domid, &Self::frame(kind, req_id, tx_id, payload));
     }
 
     /// Serve every connection once: take requests, answer, flush replies.
     pub fn process(&mut self) {
+        if self.hung {
+            return;
+        }
+        self.run_floods();
         for i in 0..self.conns.len() {
             if self.conns[i].bad {
                 continue;
@@ -405,14 +531,11 @@ impl Xenstored {
             let cons = page.read_u32(xs::XS_REQ_CONS_OFFSET);
             let prod = page.read_u32(xs::XS_REQ_PROD_OFFSET);
             let avail = prod.wrapping_sub(cons).min(SIZE);
-            for k in 0..avail {
-                let mut b = [0u8];
-                page.read(
-                    xs::XS_REQ_OFFSET + (cons.wrapping_add(k) % SIZE) as usize,
-                    &mut b,
-                );
-                self.conns[i].inbuf.push(b[0]);
-            }
+            let mut bytes = vec![0u8; avail as usize];
+            ring_copy(cons, bytes.len(), |at, range| {
+                page.read(xs::XS_REQ_OFFSET + at, &mut bytes[range])
+            });
+            self.conns[i].inbuf.extend_from_slice(&bytes);
             page.write_u32(xs::XS_REQ_CONS_OFFSET, cons.wrapping_add(avail));
             loop {
                 let buf = &self.conns[i].inbuf;
@@ -440,20 +563,43 @@ impl Xenstored {
             let prod = page.read_u32(xs::XS_RSP_PROD_OFFSET);
             let space = SIZE - prod.wrapping_sub(cons).min(SIZE);
             let n = (space as usize).min(c.outq.len());
-            for k in 0..n {
-                let b = c.outq.pop_front().unwrap();
-                page.write(
-                    xs::XS_RSP_OFFSET + (prod.wrapping_add(k as u32) % SIZE) as usize,
-                    &[b],
-                );
-            }
+            let bytes: Vec<u8> = c.outq.drain(..n).collect();
+            ring_copy(prod, n, |at, range| {
+                page.write(xs::XS_RSP_OFFSET + at, &bytes[range])
+            });
             page.write_u32(xs::XS_RSP_PROD_OFFSET, prod.wrapping_add(n as u32));
         }
     }
 
     fn handle(&mut self, domid: u16, kind: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
+        // a reply held back goes out before the next one
+        if let Some(i) = self.held.iter().position(|h| h.0 == domid) {
+            let (_, late) = self.held.remove(i);
+            self.send_bytes(domid, &late);
+        }
+        let mut copies = 1;
+        let mut hold = false;
         match self.misbehave.pop_front() {
             None => {}
+            Some(Misbehave::StrayReplies(n)) => {
+                for k in 0..n {
+                    let never = req_id.wrapping_add(1000).wrapping_add(k);
+                    self.send(domid, kind, never, tx_id, b"OK\0");
+                }
+            }
+            Some(Misbehave::DuplicateReply) => copies = 2,
+            Some(Misbehave::Late) => hold = true,
+            Some(Misbehave::ProdBackwards) => return self.set_rsp_prod(domid, u32::MAX), // -1
+
+            Some(Misbehave::ConsPast) => {
+                if let Some(c) = self.conns.iter_mut().find(|c| c.domid == domid) {
+                    let prod = c.page.read_u32(xs::XS_REQ_PROD_OFFSET);
+                    c.page
+                        .write_u32(xs::XS_REQ_CONS_OFFSET, prod.wrapping_add(5000));
+                    c.bad = true; // its view of the ring is gone: serve no more
+                }
+                return;
+            }
             Some(Misbehave::Silent) => return,
             Some(Misbehave::GarbageKind) => {
                 return self.send(domid, 0x7777, req_id, tx_id, b"junk")
@@ -475,26 +621,34 @@ impl Xenstored {
                 }
                 return;
             }
-            Some(Misbehave::ProdJump) => {
-                if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
-                    let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
-                    c.page
-                        .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_add(5000));
-                }
-                return;
-            }
+            Some(Misbehave::ProdJump) => return self.set_rsp_prod(domid, 5000),
         }
-        let reply = self.execute(domid, kind, tx_id, payload);
-        match reply {
-            Ok(p) => self.send(domid, kind, req_id, tx_id, &p),
+        let reply = match self.execute(domid, kind, tx_id, payload) {
+            Ok(p) => Self::frame(kind, req_id, tx_id, &p),
             Err(e) => {
                 let mut p = e.as_bytes().to_vec();
                 p.push(0);
-                self.send(domid, xs::XS_ERROR, req_id, tx_id, &p);
+                Self::frame(xs::XS_ERROR, req_id, tx_id, &p)
+            }
+        };
+        if hold {
+            self.held.push((domid, reply));
+        } else {
+            for _ in 0..copies {
+                self.send_bytes(domid, &reply);
             }
         }
         for (d, ev) in std::mem::take(&mut self.pending_initial) {
             self.send(d, xs::XS_WATCH_EVENT, 0, 0, &ev);
+        }
+    }
+
+    /// Put rsp_prod at the guest's rsp_cons plus `ahead` (wrapping).
+    fn set_rsp_prod(&self, domid: u16, ahead: u32) {
+        if let Some(c) = self.conns.iter().find(|c| c.domid == domid) {
+            let cons = c.page.read_u32(xs::XS_RSP_CONS_OFFSET);
+            c.page
+                .write_u32(xs::XS_RSP_PROD_OFFSET, cons.wrapping_add(ahead));
         }
     }
 
@@ -786,6 +940,18 @@ impl Xenstored {
             r?;
         }
         Ok(())
+    }
+}
+
+/// Split `len` bytes (at most a ring) from ring index `idx` into the part up
+/// to the ring's end and the part after the wrap: `f(offset in ring, range
+/// of the bytes)` for each.
+fn ring_copy(idx: u32, len: usize, mut f: impl FnMut(usize, std::ops::Range<usize>)) {
+    let start = (idx % SIZE) as usize;
+    let first = len.min(SIZE as usize - start);
+    f(start, 0..first);
+    if first < len {
+        f(0, first..len);
     }
 }
 

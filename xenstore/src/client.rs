@@ -1,17 +1,38 @@
 //! The XenStore client: one request at a time, replies matched by request
-//! id, watch events (which interleave with replies on the ring) queued apart,
-//! every wait bounded by a deadline.
+//! id, watch events (which interleave with replies on the ring) queued apart.
+//!
+//! Everything the daemon does is bounded:
+//!
+//! - Time. Every wait (a request, `wait_event*`, the xenbus waits) ends at
+//!   its deadline or after `MAX_WAKEUPS` wakeups, whichever comes first; the
+//!   deadline is fixed when the wait starts, so a `Wait` that keeps
+//!   returning early, or events that keep coming, never extend it.
+//!   `within` caps the deadline of every request made inside it.
+//! - Replies. Only the reply to the one outstanding request is kept. Any
+//!   other (for an id never used, a duplicate, or a late answer to a request
+//!   that timed out) is dropped the moment it is read and counted in
+//!   `stats.stray_replies`; nothing is stored past the request it answers.
+//! - Watch events. Coalesced per (token, path) and bounded per watch (see
+//!   `events`): at most `MAX_WATCHES * MAX_PENDING_PER_WATCH` queued, a flood
+//!   on one watch cannot push out another's event, and a fold raises the
+//!   `take_lost` flag: re-read everything you watch.
+//! - Work. One pump takes at most `MAX_MESSAGES_PER_PUMP` messages off the
+//!   ring (a whole ring of the smallest messages); `poll_events` is one pump.
+//! - Protocol errors are final: `broken` says why, every call returns that
+//!   error, and `readable` is false from then on, so nobody polls forever.
 
 extern crate alloc;
 
-use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use xenabi::hal::SharedMem;
+use xenabi::xs_wire as xs;
 
+use crate::events::{EventQueue, Pushed, Registered};
+pub use crate::events::{WatchEvent, MAX_PENDING_PER_WATCH, MAX_WATCHES};
 use crate::ring::{Ring, RingError};
 use crate::wire::{split_strings, Errno, Kind, Message, Perm, Reader, WireError};
 
@@ -20,7 +41,7 @@ pub trait Wait {
     /// Signal the daemon (event channel) that the ring has news.
     fn notify(&mut self);
     /// Block until an event arrives or `deadline_ns` passes. In tests this
-    /// runs the simulated daemon.
+    /// runs the simulated daemon. May return early, any number of times.
     fn wait(&mut self, deadline_ns: u64);
     fn now_ns(&self) -> u64;
 }
@@ -29,12 +50,19 @@ pub trait Wait {
 pub enum Error {
     /// The daemon answered with an error.
     Xs(Errno),
-    /// No complete reply before the deadline.
+    /// No complete reply before the deadline (or the wakeup budget ran out).
     Timeout,
     /// The daemon broke the protocol; the connection is unusable from now on.
     Protocol(String),
     /// Request payload over 4096 bytes.
     TooBig,
+    /// `MAX_WATCHES` watches are registered already.
+    TooManyWatches,
+    /// The token is watching another path.
+    TokenInUse,
+    /// A value that breaks its format or size bound; the connection is fine.
+    /// `node` is built from checked path characters only.
+    BadValue { node: String, reason: &'static str },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +72,9 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timeout"),
             Error::Protocol(m) => write!(f, "protocol error: {}", m),
             Error::TooBig => f.write_str("request too big"),
+            Error::TooManyWatches => write!(f, "more than {} watches", MAX_WATCHES),
+            Error::TokenInUse => f.write_str("watch token in use"),
+            Error::BadValue { node, reason } => write!(f, "{}: {}", node, reason),
         }
     }
 }
@@ -66,33 +97,79 @@ impl From<WireError> for Error {
 
 pub type Result<T> = core::result::Result<T, Error>;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WatchEvent {
-    pub path: String,
-    pub token: String,
-}
-
-/// Watch events kept while nobody polls; older ones are dropped beyond this.
-const MAX_QUEUED_EVENTS: usize = 256;
-/// Messages taken off the ring per pump, so a flooding daemon cannot keep us here.
-const MAX_MESSAGES_PER_PUMP: usize = 64;
+/// Messages taken off the ring per pump: a full ring of header-only messages.
+pub const MAX_MESSAGES_PER_PUMP: usize = xs::XENSTORE_RING_SIZE / xs::XSD_SOCKMSG_SIZE;
+/// Wakeups one wait may take whatever its deadline: the second bound, for a
+/// clock that stalls or a `Wait` that keeps returning at once.
+pub const MAX_WAKEUPS: u32 = 4096;
 pub const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
 const TRANSACTION_RETRIES: usize = 8;
+
+/// The two bounds of one wait: a fixed deadline and a count of rounds.
+pub(crate) struct Budget {
+    deadline: u64,
+    rounds: u32,
+}
+
+impl Budget {
+    pub(crate) fn new(deadline_ns: u64) -> Self {
+        Budget {
+            deadline: deadline_ns,
+            rounds: 0,
+        }
+    }
+
+    /// Count one more round; true once the deadline passed or rounds ran out.
+    pub(crate) fn spent(&mut self, now_ns: u64) -> bool {
+        self.rounds = self.rounds.saturating_add(1);
+        now_ns >= self.deadline || self.rounds > MAX_WAKEUPS
+    }
+}
+
+/// What the daemon did that we threw away, for the owner to show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Replies that matched no outstanding request (late, duplicate or forged).
+    pub stray_replies: u64,
+    /// Watch events without a path and token, not UTF-8, or a path too long.
+    pub bad_events: u64,
+    /// Watch events for a token we do not watch (late after unwatch, or forged).
+    pub stray_events: u64,
+    /// Watch events identical to one already pending: nothing lost.
+    pub coalesced_events: u64,
+    /// Watch events folded into a whole-watch event: their paths were lost.
+    pub overflowed_events: u64,
+}
+
+/// One budgeted `poll_events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Polled {
+    pub events: Vec<WatchEvent>,
+    /// Events still queued or bytes still on the ring: poll again soon.
+    pub more: bool,
+    /// Events were folded since the last look: re-read everything watched.
+    pub lost: bool,
+}
+
+struct Outstanding {
+    req_id: u32,
+    kind: Kind,
+}
 
 pub struct Client<M: SharedMem, W: Wait> {
     ring: Ring<M>,
     wait: W,
     reader: Reader,
     next_id: u32,
-    replies: VecDeque<Message>,
-    events: VecDeque<WatchEvent>,
+    outstanding: Option<Outstanding>,
+    reply: Option<Message>,
+    events: EventQueue,
+    lost: bool,
     broken: Option<String>,
+    /// Cap on every request's deadline (`within`).
+    limit_ns: u64,
     pub timeout_ns: u64,
-    /// Replies that matched no outstanding request (late or forged), dropped.
-    pub stray_replies: u64,
-    pub dropped_events: u64,
-    /// Watch events without a path and token, or not UTF-8, dropped.
-    pub bad_events: u64,
+    pub stats: Stats,
 }
 
 impl<M: SharedMem, W: Wait> Client<M, W> {
@@ -102,13 +179,14 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             wait,
             reader: Reader::new(),
             next_id: 1,
-            replies: VecDeque::new(),
-            events: VecDeque::new(),
+            outstanding: None,
+            reply: None,
+            events: EventQueue::default(),
+            lost: false,
             broken: None,
+            limit_ns: u64::MAX,
             timeout_ns: DEFAULT_TIMEOUT_NS,
-            stray_replies: 0,
-            dropped_events: 0,
-            bad_events: 0,
+            stats: Stats::default(),
         }
     }
 
@@ -126,6 +204,36 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         self.broken.as_deref()
     }
 
+    /// Watch events queued now (never more than
+    /// `MAX_WATCHES * MAX_PENDING_PER_WATCH`).
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether events were folded since the last call (and clear the flag):
+    /// if so, re-read every node you watch.
+    pub fn take_lost(&mut self) -> bool {
+        core::mem::take(&mut self.lost)
+    }
+
+    /// Run `f` with every request's deadline capped at `deadline_ns`, so a
+    /// sequence of requests ends by then however the daemon answers. A
+    /// request whose deadline has passed is not sent: `Timeout`.
+    pub fn within<T>(&mut self, deadline_ns: u64, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.limit_ns;
+        self.limit_ns = saved.min(deadline_ns);
+        let r = f(self);
+        self.limit_ns = saved;
+        r
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.broken {
+            Some(b) => Err(Error::Protocol(b.clone())),
+            None => Ok(()),
+        }
+    }
+
     fn fail<T>(&mut self, e: Error) -> Result<T> {
         if let Error::Protocol(m) = &e {
             self.broken = Some(m.clone());
@@ -133,15 +241,17 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         Err(e)
     }
 
-    /// Move whatever the daemon wrote into the reply and event queues.
+    /// Take up to `MAX_MESSAGES_PER_PUMP` messages off the ring: the reply
+    /// to the outstanding request into its slot, events into their queue,
+    /// everything else dropped.
     fn pump(&mut self) -> Result<()> {
-        if let Some(b) = &self.broken {
-            return Err(Error::Protocol(b.clone()));
-        }
+        self.check()?;
         let mut consumed = false;
         let mut messages = 0;
         let mut buf = [0u8; 256];
         while messages < MAX_MESSAGES_PER_PUMP {
+            // never more than the rest of one message: the reader holds at
+            // most one, so each read yields at most one
             let want = self.reader.wanted().min(buf.len());
             let n = match self.ring.read(&mut buf[..want]) {
                 Ok(n) => n,
@@ -152,15 +262,13 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             }
             consumed = true;
             self.reader.push(&buf[..n]);
-            loop {
-                match self.reader.next() {
-                    Ok(Some(m)) => {
-                        messages += 1;
-                        self.accept(m)?;
-                    }
-                    Ok(None) => break,
-                    Err(e) => return self.fail(e.into()),
+            match self.reader.next() {
+                Ok(Some(m)) => {
+                    messages += 1;
+                    self.accept(m);
                 }
+                Ok(None) => {}
+                Err(e) => return self.fail(e.into()),
             }
         }
         if consumed {
@@ -169,86 +277,115 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         Ok(())
     }
 
-    fn accept(&mut self, m: Message) -> Result<()> {
-        if m.header.kind != Kind::WatchEvent {
-            self.replies.push_back(m);
-            return Ok(());
+    fn accept(&mut self, m: Message) {
+        if m.header.kind == Kind::WatchEvent {
+            return self.accept_event(&m.payload);
         }
-        // A malformed event is still well framed: drop it, keep the connection.
-        let parts = split_strings(&m.payload);
+        match &self.outstanding {
+            Some(o) if o.req_id == m.header.req_id && self.reply.is_none() => self.reply = Some(m),
+            _ => self.stats.stray_replies += 1,
+        }
+    }
+
+    /// A malformed event is still well framed: drop it, keep the connection.
+    fn accept_event(&mut self, payload: &[u8]) {
+        let parts = split_strings(payload);
         let (Some(path), Some(token)) = (parts.first(), parts.get(1)) else {
-            self.bad_events += 1;
-            return Ok(());
+            self.stats.bad_events += 1;
+            return;
         };
         let (Ok(path), Ok(token)) = (core::str::from_utf8(path), core::str::from_utf8(token))
         else {
-            self.bad_events += 1;
-            return Ok(());
+            self.stats.bad_events += 1;
+            return;
         };
-        if self.events.len() == MAX_QUEUED_EVENTS {
-            self.events.pop_front();
-            self.dropped_events += 1;
+        if path.len() > xs::XENSTORE_ABS_PATH_MAX {
+            self.stats.bad_events += 1;
+            return;
         }
-        self.events.push_back(WatchEvent {
-            path: String::from(path),
-            token: String::from(token),
-        });
-        Ok(())
+        match self.events.push(path, token) {
+            Pushed::Queued => {}
+            Pushed::Coalesced => self.stats.coalesced_events += 1,
+            Pushed::Stray => self.stats.stray_events += 1,
+            Pushed::Folded(n) => {
+                self.stats.overflowed_events += n as u64;
+                self.lost = true;
+            }
+        }
     }
 
     /// Send one request and wait for its reply.
     pub fn request(&mut self, kind: Kind, tx: u32, payload: &[u8]) -> Result<Vec<u8>> {
-        if let Some(b) = &self.broken {
-            return Err(Error::Protocol(b.clone()));
+        self.check()?;
+        let msg = Message::encode(kind, self.next_id, tx, payload).map_err(|_| Error::TooBig)?;
+        let now = self.wait.now_ns();
+        let deadline = now.saturating_add(self.timeout_ns).min(self.limit_ns);
+        if now >= deadline {
+            return Err(Error::Timeout);
         }
-        let req_id = self.next_id;
+        self.outstanding = Some(Outstanding {
+            req_id: self.next_id,
+            kind,
+        });
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        let msg = Message::encode(kind, req_id, tx, payload).map_err(|_| Error::TooBig)?;
-        let deadline = self.wait.now_ns().saturating_add(self.timeout_ns);
+        let r = self.exchange(&msg, deadline);
+        // whatever answers this request from now on is stray
+        self.outstanding = None;
+        self.reply = None;
+        r
+    }
 
+    fn exchange(&mut self, msg: &[u8], deadline: u64) -> Result<Vec<u8>> {
+        let mut budget = Budget::new(deadline);
         let mut sent = 0;
-        while sent < msg.len() {
-            let n = match self.ring.write(&msg[sent..]) {
-                Ok(n) => n,
-                Err(e) => return self.fail(e.into()),
-            };
-            sent += n;
-            self.wait.notify();
-            if sent < msg.len() {
-                self.pump()?; // the daemon may be waiting for us to drain replies
-                if self.wait.now_ns() >= deadline {
+        loop {
+            if let Some(rest) = msg.get(sent..).filter(|r| !r.is_empty()) {
+                let n = match self.ring.write(rest) {
+                    Ok(n) => n,
+                    Err(e) => return self.fail(e.into()),
+                };
+                if n > 0 {
+                    sent += n;
+                    self.wait.notify();
+                }
+            }
+            // the daemon may be waiting for us to drain before it reads more
+            self.pump()?;
+            if let Some(m) = self.reply.take() {
+                return self.answer(m);
+            }
+            if budget.spent(self.wait.now_ns()) {
+                if sent > 0 && sent < msg.len() {
                     // a half-written request desynchronises the stream for good
                     return self.fail(Error::Protocol(String::from("request ring stuck full")));
                 }
+                return Err(Error::Timeout);
+            }
+            // bytes left on the ring (a pump's worth was not enough) are
+            // read at once; blocking would wait for an event already seen
+            if self.ring.readable() == 0 {
                 self.wait.wait(deadline);
             }
         }
+    }
 
-        loop {
-            self.pump()?;
-            while let Some(m) = self.replies.pop_front() {
-                if m.header.req_id != req_id {
-                    self.stray_replies += 1;
-                    continue;
-                }
-                return match m.header.kind {
-                    // an error name we do not know is still a well-framed
-                    // answer: this request failed, the connection is fine
-                    Kind::Error => match Errno::from_payload(&m.payload) {
-                        Some(e) => Err(Error::Xs(e)),
-                        None => Err(Error::Protocol(String::from("unknown error name"))),
-                    },
-                    k if k == kind => Ok(m.payload),
-                    _ => self.fail(Error::Protocol(format!(
-                        "reply type {:?} to a {:?}",
-                        m.header.kind, kind
-                    ))),
-                };
-            }
-            if self.wait.now_ns() >= deadline {
-                return Err(Error::Timeout);
-            }
-            self.wait.wait(deadline);
+    fn answer(&mut self, m: Message) -> Result<Vec<u8>> {
+        let kind = match &self.outstanding {
+            Some(o) => o.kind,
+            None => return Err(Error::Timeout), // unreachable: only kept while outstanding
+        };
+        match m.header.kind {
+            // an error name we do not know is still a well-framed answer:
+            // this request failed, the connection is fine
+            Kind::Error => match Errno::from_payload(&m.payload) {
+                Some(e) => Err(Error::Xs(e)),
+                None => Err(Error::Protocol(String::from("unknown error name"))),
+            },
+            k if k == kind => Ok(m.payload),
+            _ => self.fail(Error::Protocol(format!(
+                "reply type {:?} to a {:?}",
+                m.header.kind, kind
+            ))),
         }
     }
 
@@ -343,16 +480,29 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         text(v)
     }
 
+    /// Watch `path` under `token` (one path per token, at most
+    /// `MAX_WATCHES`). Registered before the request goes out, as the
+    /// initial event may follow the reply in the same read.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<()> {
-        let mut p = nul(path);
-        p.extend_from_slice(&nul(token));
-        self.request(Kind::Watch, 0, &p).map(|_| ())
+        let fresh = match self.events.register(path, token) {
+            Registered::New => true,
+            Registered::Again => false, // the daemon answers EEXIST
+            Registered::TokenInUse => return Err(Error::TokenInUse),
+            Registered::Full => return Err(Error::TooManyWatches),
+        };
+        let r = self.request(Kind::Watch, 0, &path_and_token(path, token));
+        if r.is_err() && fresh {
+            self.events.unregister(token);
+        }
+        r.map(|_| ())
     }
 
+    /// Stop watching; events of `token` still pending or still on their
+    /// way are dropped whatever the daemon answers.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<()> {
-        let mut p = nul(path);
-        p.extend_from_slice(&nul(token));
-        self.request(Kind::Unwatch, 0, &p).map(|_| ())
+        self.events.unregister(token);
+        self.request(Kind::Unwatch, 0, &path_and_token(path, token))
+            .map(|_| ())
     }
 
     pub fn transaction_start(&mut self) -> Result<u32> {
@@ -396,25 +546,37 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
 
     // ---- watch events ----
 
-    /// A queued watch event, without blocking (reads what the ring holds).
+    /// Take the events that arrived, without blocking: one pump (at most
+    /// `MAX_MESSAGES_PER_PUMP` messages off the ring), then up to `max`
+    /// queued events. The main loop's way in: bounded work per call.
+    pub fn poll_events(&mut self, max: usize) -> Result<Polled> {
+        self.pump()?;
+        let mut events = Vec::new();
+        while events.len() < max {
+            match self.events.pop() {
+                Some(e) => events.push(e),
+                None => break,
+            }
+        }
+        Ok(Polled {
+            events,
+            more: self.readable(),
+            lost: self.take_lost(),
+        })
+    }
+
+    /// A queued watch event, without blocking (pumps once if none is queued).
+    /// Looping on this while events arrive need not end: use `poll_events`.
     pub fn poll_event(&mut self) -> Result<Option<WatchEvent>> {
         if self.events.is_empty() {
             self.pump()?;
         }
-        Ok(self.events.pop_front())
+        Ok(self.events.pop())
     }
 
-    /// Wait for a watch event until `deadline_ns`.
+    /// Wait for a watch event until `deadline_ns` (or `MAX_WAKEUPS`).
     pub fn wait_event(&mut self, deadline_ns: u64) -> Result<Option<WatchEvent>> {
-        loop {
-            if let Some(e) = self.poll_event()? {
-                return Ok(Some(e));
-            }
-            if self.wait.now_ns() >= deadline_ns {
-                return Ok(None);
-            }
-            self.wait.wait(deadline_ns);
-        }
+        self.wait_for(deadline_ns, |c| c.poll_event())
     }
 
     /// The oldest queued event for `token`, without blocking. Events for
@@ -422,33 +584,42 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     /// arrives while a driver waits for its backend must not be lost).
     pub fn take_event(&mut self, token: &str) -> Result<Option<WatchEvent>> {
         self.pump()?;
-        let i = self.events.iter().position(|e| e.token == token);
-        Ok(i.and_then(|i| self.events.remove(i)))
+        Ok(self.events.take(token))
     }
 
-    /// Wait until `deadline_ns` for an event for `token`; others stay queued.
+    /// Wait until `deadline_ns` (or `MAX_WAKEUPS`) for an event for
+    /// `token`; others stay queued.
     pub fn wait_event_for(&mut self, token: &str, deadline_ns: u64) -> Result<Option<WatchEvent>> {
+        self.wait_for(deadline_ns, |c| c.take_event(token))
+    }
+
+    fn wait_for(
+        &mut self,
+        deadline_ns: u64,
+        mut poll: impl FnMut(&mut Self) -> Result<Option<WatchEvent>>,
+    ) -> Result<Option<WatchEvent>> {
+        let mut budget = Budget::new(deadline_ns);
         loop {
-            if let Some(e) = self.take_event(token)? {
+            if let Some(e) = poll(self)? {
                 return Ok(Some(e));
             }
-            if self.wait.now_ns() >= deadline_ns {
+            if budget.spent(self.wait.now_ns()) {
                 return Ok(None);
             }
-            self.wait.wait(deadline_ns);
+            if self.ring.readable() == 0 {
+                self.wait.wait(deadline_ns);
+            }
         }
     }
 
     /// Forget queued events for `token` (after unwatching it). Returns how many.
     pub fn discard_events(&mut self, token: &str) -> usize {
-        let before = self.events.len();
-        self.events.retain(|e| e.token != token);
-        before - self.events.len()
+        self.events.discard(token)
     }
 
-    /// Is there anything for us in the response ring?
+    /// Is there anything for us? Never true on a broken connection.
     pub fn readable(&self) -> bool {
-        !self.events.is_empty() || self.ring.readable() > 0
+        self.broken.is_none() && (!self.events.is_empty() || self.ring.readable() > 0)
     }
 }
 
@@ -457,6 +628,12 @@ fn nul(s: &str) -> Vec<u8> {
     v.extend_from_slice(s.as_bytes());
     v.push(0);
     v
+}
+
+fn path_and_token(path: &str, token: &str) -> Vec<u8> {
+    let mut p = nul(path);
+    p.extend_from_slice(&nul(token));
+    p
 }
 
 fn text(mut v: Vec<u8>) -> Result<String> {

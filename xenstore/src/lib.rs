@@ -7,9 +7,11 @@
 extern crate alloc;
 
 pub mod client;
+pub mod events;
 pub mod ring;
 pub mod wire;
 pub mod xenbus;
 
-pub use client::{Client, Error, Wait, WatchEvent};
+pub use client::{Client, Error, Polled, Stats, Wait, WatchEvent};
+pub use events::{MAX_PENDING_PER_WATCH, MAX_WATCHES};
 pub use wire::{Access, Errno, Perm};

@@ -9,8 +9,46 @@ use alloc::vec::Vec;
 
 use xenabi::hal::SharedMem;
 
-use crate::client::{Client, Error, Result, Wait};
+use xenabi::xs_wire as xs;
+
+use crate::client::{Budget, Client, Error, Result, Wait};
 use crate::wire::Errno;
+
+/// Longest MAC text taken from a device: `00:16:3e:00:00:02`.
+pub const MAC_TEXT_MAX: usize = 17;
+/// Longest device id under `device/<kind>/`.
+pub const DEVICE_ID_MAX: usize = 32;
+/// Longest `control/shutdown` value kept in `Request::Unsupported`.
+pub const REQUEST_TEXT_MAX: usize = 32;
+
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_@".contains(&b)
+}
+
+/// A device id: xenstored's path characters, no `/`: safe on a console.
+fn is_device_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= DEVICE_ID_MAX && s.bytes().all(is_name_char)
+}
+
+/// An absolute path in xenstored's character set: safe on a console.
+fn is_abs_path(s: &str) -> bool {
+    s.starts_with('/')
+        && s.len() <= xs::XENSTORE_ABS_PATH_MAX
+        && !s.contains("//")
+        && s.bytes().all(|b| b == b'/' || is_name_char(b))
+}
+
+/// A domain id as the toolstack writes it: 1-5 digits, within u16.
+fn parse_domid(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn bad(node: String, reason: &'static str) -> Error {
+    Error::BadValue { node, reason }
+}
 
 /// enum xenbus_state (io/xenbus.h)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,13 +111,19 @@ pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Res
     };
     let mut out = Vec::new();
     for id in ids {
+        if !is_device_id(&id) {
+            return Err(bad(format!("device/{}", kind), "entry is not a device id"));
+        }
         let path = format!("device/{}/{}", kind, id);
-        let backend = c.read_string(&format!("{}/backend", path))?;
-        let backend_id = c
-            .read_string(&format!("{}/backend-id", path))?
-            .parse::<u16>()
-            .map_err(|_| Error::Protocol(format!("{}/backend-id is not a domain id", path)))?;
-        let mac = match c.read_string(&format!("{}/mac", path)) {
+        let node = |key: &str| format!("{}/{}", path, key);
+        let backend = c.read_string(&node("backend"))?;
+        if !is_abs_path(&backend) {
+            return Err(bad(node("backend"), "not an absolute path"));
+        }
+        let backend_id = parse_domid(&c.read_string(&node("backend-id"))?)
+            .ok_or_else(|| bad(node("backend-id"), "not a domain id"))?;
+        let mac = match c.read_string(&node("mac")) {
+            Ok(m) if m.len() > MAC_TEXT_MAX => return Err(bad(node("mac"), "over 17 bytes")),
             Ok(m) => Some(m),
             Err(Error::Xs(Errno::ENOENT)) => None,
             Err(e) => return Err(e),
@@ -235,6 +279,13 @@ impl Frontend {
         Ok(())
     }
 
+    /// Whether the backend's watch fired: one pump, then every event of
+    /// ours that is queued is taken. Never loops while events keep coming.
+    fn drain_events<M: SharedMem, W: Wait>(&self, c: &mut Client<M, W>) -> Result<bool> {
+        let fired = c.take_event(&self.token)?.is_some();
+        Ok(c.discard_events(&self.token) > 0 || fired)
+    }
+
     /// For the main loop, without blocking: the backend's state if its
     /// watch fired since the last call (`Some(None)`: the backend is gone),
     /// `None` if nothing happened.
@@ -242,36 +293,47 @@ impl Frontend {
         &mut self,
         c: &mut Client<M, W>,
     ) -> Result<Option<Option<State>>> {
-        let mut fired = false;
-        while c.take_event(&self.token)?.is_some() {
-            fired = true;
-        }
-        if !fired {
+        if !self.drain_events(c)? {
             return Ok(None);
         }
         read_backend(c, &self.dev.backend).map(Some)
     }
 
-    /// Wait, bounded by `deadline_ns`, until the backend's state satisfies
-    /// `accept`. A vanished backend ends the wait at once.
+    /// Wait until the backend's state satisfies `accept`, ending by
+    /// `deadline_ns` (every request in it included) or after `MAX_WAKEUPS`
+    /// rounds, however often the backend rewrites its state. A vanished
+    /// backend ends the wait at once.
     pub fn wait_backend<M: SharedMem, W: Wait>(
         &mut self,
         c: &mut Client<M, W>,
         deadline_ns: u64,
         accept: impl Fn(State) -> bool,
     ) -> core::result::Result<State, FrontendError> {
-        self.watch_backend(c)?;
-        loop {
-            // read after any event (and once at the start): events coalesce
-            // in spirit, the node's value is the truth
-            while c.take_event(&self.token)?.is_some() {}
-            let s = read_backend(c, &self.dev.backend)?.ok_or(FrontendError::BackendGone)?;
-            if accept(s) {
-                return Ok(s);
+        let mut budget = Budget::new(deadline_ns);
+        let mut last = State::Unknown;
+        let r = c.within(deadline_ns, |c| {
+            self.watch_backend(c)?;
+            loop {
+                // read after any events (and once at the start): however
+                // many came, the node's value is the truth
+                self.drain_events(c)?;
+                last = read_backend(c, &self.dev.backend)?.ok_or(FrontendError::BackendGone)?;
+                if accept(last) {
+                    return Ok(last);
+                }
+                if budget.spent(c.waiter().now_ns())
+                    || c.wait_event_for(&self.token, deadline_ns)?.is_none()
+                {
+                    return Err(FrontendError::Timeout(last));
+                }
             }
-            if c.wait_event_for(&self.token, deadline_ns)?.is_none() {
-                return Err(FrontendError::Timeout(s));
+        });
+        match r {
+            // a request cut short by our deadline: the wait timed out
+            Err(FrontendError::Store(Error::Timeout)) if c.waiter().now_ns() >= deadline_ns => {
+                Err(FrontendError::Timeout(last))
             }
+            r => r,
         }
     }
 
@@ -294,8 +356,10 @@ impl Frontend {
             Ok(_) | Err(FrontendError::BackendGone) => Ok(()),
             Err(e) => Err(e),
         };
-        let waited = self
-            .switch(c, State::Closing)
+        // Closed is published whatever happened before, with the client's
+        // own request timeout: the only step that may run past the deadline
+        let waited = c
+            .within(deadline_ns, |c| self.switch(c, State::Closing))
             .and_then(|_| wait_for(self, c, true));
         let closed = self.switch(c, State::Closed);
         let released = wait_for(self, c, false);
@@ -314,7 +378,8 @@ pub const SHUTDOWN_TOKEN: &str = "control-shutdown";
 pub enum Request {
     Poweroff,
     Reboot,
-    /// Suspend (or anything else) that we do not implement.
+    /// Suspend (or anything else) that we do not implement; at most
+    /// `REQUEST_TEXT_MAX` bytes of what was asked.
     Unsupported(String),
 }
 
@@ -343,13 +408,29 @@ pub fn take_request<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<Optio
             ref x if x.is_empty() => return Ok(None),
             ref x if x == "poweroff" || x == "halt" => Request::Poweroff,
             ref x if x == "reboot" => Request::Reboot,
-            x => Request::Unsupported(x),
+            x => Request::Unsupported(truncate(x, REQUEST_TEXT_MAX)),
         };
         if !matches!(req, Request::Unsupported(_)) {
             c.write_tx(tx, SHUTDOWN_NODE, b"")?; // acknowledge: the toolstack waits for this
         }
         Ok(Some(req))
     })
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncate(mut s: String, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
+/// Our domain id, from the `domid` node the toolstack writes.
+pub fn read_domid<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<u16> {
+    parse_domid(c.read_string("domid")?.trim())
+        .ok_or_else(|| bad("domid".into(), "not a domain id"))
 }
 
 // ---- reporting ----

@@ -1,66 +1,20 @@
 //! The XenStore client against the simulator's xenstored, over the real
 //! ring layout: operations, permissions, watches interleaved with replies,
-//! transactions with conflicts, xenbus helpers, and a hostile daemon.
+//! transactions with conflicts, and the xenbus helpers. The hostile
+//! daemon has its own file (hostile.rs).
+
+mod common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use common::*;
 use xenabi::hal::{Clock, SharedMem};
 use xenabi::xs_wire as xs;
-use xensim::xenstored::{Misbehave, Xenstored};
-use xensim::{SimClock, SimPage};
+use xensim::xenstored::Xenstored;
 use xenstore::wire::Kind;
 use xenstore::xenbus::{self, Frontend, FrontendError, Request, State};
-use xenstore::{Access, Client, Errno, Error, Perm, Wait};
-
-const DOMID: u16 = 1;
-
-/// Run by the simulated "other side" each time the client blocks: a
-/// toolstack or backend reacting to what the guest wrote, at a given time.
-type Hook = Box<dyn FnMut(&mut Xenstored, u64)>;
-
-struct SimWait {
-    xsd: Rc<RefCell<Xenstored>>,
-    clock: SimClock,
-    notifies: u64,
-    hook: Option<Hook>,
-}
-
-impl Wait for SimWait {
-    fn notify(&mut self) {
-        self.notifies += 1;
-    }
-    fn wait(&mut self, deadline_ns: u64) {
-        self.xsd.borrow_mut().process();
-        if let Some(h) = self.hook.as_mut() {
-            h(&mut self.xsd.borrow_mut(), self.clock.now_ns());
-            self.xsd.borrow_mut().process();
-        }
-        // time passes while we block, but never beyond the deadline
-        let step = 1_000_000u64.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
-        self.clock.advance(step);
-    }
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-}
-
-fn setup() -> (Client<SimPage, SimWait>, Rc<RefCell<Xenstored>>, SimClock) {
-    let page = SimPage::new();
-    let xsd = Rc::new(RefCell::new(Xenstored::new()));
-    xsd.borrow_mut().introduce_libxl(DOMID, page.clone());
-    let clock = SimClock::new();
-    let c = Client::new(
-        page,
-        SimWait {
-            xsd: xsd.clone(),
-            clock: clock.clone(),
-            notifies: 0,
-            hook: None,
-        },
-    );
-    (c, xsd, clock)
-}
+use xenstore::{Access, Errno, Error, Perm};
 
 #[test]
 fn read_write_directory_rm() {
@@ -308,116 +262,6 @@ fn reports_only_own_data_and_attr_keys() {
     );
 }
 
-fn hostile(m: Misbehave) -> (Client<SimPage, SimWait>, Rc<RefCell<Xenstored>>) {
-    let (mut c, xsd, _) = setup();
-    c.write("data/k", b"v").unwrap();
-    c.timeout_ns = 100_000_000;
-    xsd.borrow_mut().misbehave(m);
-    (c, xsd)
-}
-
-#[test]
-fn hostile_daemon_garbage_type_breaks_the_connection() {
-    let (mut c, _) = hostile(Misbehave::GarbageKind);
-    assert!(matches!(c.read("data/k"), Err(Error::Protocol(_))));
-    assert!(c.broken().is_some());
-    assert!(
-        matches!(c.read("data/k"), Err(Error::Protocol(_))),
-        "stays down"
-    );
-}
-
-#[test]
-fn hostile_daemon_stray_reply_is_dropped() {
-    let (mut c, _) = hostile(Misbehave::WrongReqId);
-    // a reply for a request id we never used comes first: dropped, and the
-    // real reply still answers the request
-    assert_eq!(c.read("data/k").unwrap(), b"v");
-    assert_eq!(c.stray_replies, 1);
-}
-
-#[test]
-fn hostile_daemon_oversized_length() {
-    let (mut c, _) = hostile(Misbehave::OversizeLen);
-    assert!(matches!(c.read("data/k"), Err(Error::Protocol(m)) if m.contains("5000")));
-}
-
-#[test]
-fn hostile_daemon_producer_jump() {
-    let (mut c, _) = hostile(Misbehave::ProdJump);
-    assert!(matches!(c.read("data/k"), Err(Error::Protocol(m)) if m.contains("corrupt")));
-}
-
-#[test]
-fn hostile_daemon_silence_times_out() {
-    let (mut c, _) = hostile(Misbehave::Silent);
-    assert_eq!(c.read("data/k"), Err(Error::Timeout));
-    assert_eq!(c.read("data/k").unwrap(), b"v");
-}
-
-#[test]
-fn hostile_daemon_unknown_error_name() {
-    let (mut c, _) = hostile(Misbehave::UnknownError);
-    assert!(matches!(c.read("data/k"), Err(Error::Protocol(_))));
-    // a well-framed answer: this request failed, the connection did not
-    assert!(c.broken().is_none());
-    assert_eq!(c.read("data/k").unwrap(), b"v");
-}
-
-#[test]
-fn hostile_daemon_malformed_watch_event_is_dropped() {
-    let (mut c, _) = hostile(Misbehave::BadWatchEvent);
-    assert_eq!(c.read("data/k").unwrap(), b"v");
-    assert_eq!(c.bad_events, 1);
-    assert_eq!(c.poll_event().unwrap(), None);
-    assert!(c.broken().is_none());
-}
-
-/// Random bytes written as the daemon's responses never panic the client
-/// or make it read out of the ring; every outcome is a value.
-#[test]
-fn random_response_streams_never_panic() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for _ in 0..2000 {
-        let page = SimPage::new();
-        let clock = SimClock::new();
-        let xsd = Rc::new(RefCell::new(Xenstored::new()));
-        let mut c = Client::new(
-            page.clone(),
-            SimWait {
-                xsd,
-                clock,
-                notifies: 0,
-                hook: None,
-            },
-        );
-        c.timeout_ns = 3_000_000;
-        let n = (rnd() % 200) as usize;
-        let mut bytes: Vec<u8> = (0..n).map(|_| rnd() as u8).collect();
-        if rnd() % 2 == 0 && n >= 16 {
-            // a plausible header with a random length and type
-            bytes[0..4].copy_from_slice(&((rnd() % 20) as u32).to_le_bytes());
-            bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
-            bytes[12..16].copy_from_slice(&((rnd() % 5000) as u32).to_le_bytes());
-        }
-        page.write(xs::XS_RSP_OFFSET, &bytes[..n.min(1024)]);
-        let prod = if rnd() % 10 == 0 {
-            rnd() as u32
-        } else {
-            n.min(1024) as u32
-        };
-        page.write_u32(xs::XS_RSP_PROD_OFFSET, prod);
-        let _ = c.read("data/k");
-        let _ = c.poll_event();
-    }
-}
-
 // ---- permissions, transactions and watch semantics in depth ----
 
 #[test]
@@ -640,41 +484,6 @@ fn guest_sending_an_oversized_request_is_cut_off() {
     page.write_u32(xs::XS_REQ_PROD_OFFSET, prod + 16);
     assert_eq!(c.read("data/k"), Err(Error::Timeout));
     assert!(xsd.borrow().is_bad(DOMID));
-}
-
-// ---- the xenbus front-end state machine ----
-
-fn vif(xsd: &Rc<RefCell<Xenstored>>) -> xenbus::Device {
-    let mut x = xsd.borrow_mut();
-    let be = "/local/domain/0/backend/vif/1/0";
-    // as libxl: the front directory is the guest's, made before its entries
-    x.tool_write("/local/domain/1/device/vif/0", b"");
-    x.tool_set_perms("/local/domain/1/device/vif/0", &[(DOMID, 'n'), (0, 'r')]);
-    x.tool_write("/local/domain/1/device/vif/0/backend", be.as_bytes());
-    x.tool_write("/local/domain/1/device/vif/0/backend-id", b"0");
-    x.tool_write("/local/domain/1/device/vif/0/state", b"1");
-    x.tool_write(&format!("{}/state", be), b"1");
-    x.tool_set_perms(be, &[(0, 'n'), (DOMID, 'r')]);
-    x.tool_set_perms(&format!("{}/state", be), &[(0, 'n'), (DOMID, 'r')]);
-    xenbus::Device {
-        path: "device/vif/0".into(),
-        backend: be.into(),
-        backend_id: 0,
-        mac: None,
-    }
-}
-
-/// A backend that follows the front-end as Linux netback does.
-fn backend_follows(front_state: &'static str, back: &'static [u8]) -> Hook {
-    Box::new(move |x: &mut Xenstored, _now| {
-        let be = "/local/domain/0/backend/vif/1/0/state";
-        let front = x.tool_read("/local/domain/1/device/vif/0/state");
-        if front.as_deref() == Some(front_state.as_bytes())
-            && x.tool_read(be).as_deref() != Some(back)
-        {
-            x.tool_write(be, back);
-        }
-    })
 }
 
 #[test]
