@@ -163,7 +163,11 @@ fuzz() {
         for t in "$dir"/fuzz_targets/*.rs; do
             t=$(basename "$t" .rs)
             log "fuzz $(basename "$(dirname "$dir")")/$t for ${secs}s"
-            (cd "$dir/.." && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$secs" -print_final_stats=1 2>&1 |
+            # the corpus grows under fuzz/corpus (ignored); committed seeds start it
+            local dirs=("fuzz/corpus/$t")
+            mkdir -p "$dir/corpus/$t"
+            [ -d "$dir/seeds/$t" ] && dirs+=("fuzz/seeds/$t")
+            (cd "$dir/.." && RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s none "$t" "${dirs[@]}" -- -max_total_time="$secs" -print_final_stats=1 2>&1 |
                 grep -E 'stat::number_of_executed_units|Done|ERROR|panicked')
         done
     done
