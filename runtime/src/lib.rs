@@ -23,6 +23,7 @@ pub mod http;
 pub mod intervals;
 pub mod net;
 pub mod options;
+pub mod phases;
 pub mod platform;
 pub mod report;
 pub mod services;
@@ -39,6 +40,7 @@ pub use wake::Wake;
 use control::Control;
 use intervals::{MAX_ROUNDS, STALL_SLEEP_NS};
 use options::Options;
+use phases::{Phase, Phases};
 use services::bench::Bench;
 use services::cloudinit::CloudInit;
 use services::ssh::{Facts, Ssh};
@@ -93,6 +95,7 @@ pub struct Appliance<P: Platform> {
     cloudinit: Option<CloudInit>,
     ssh: SshState,
     bench: Option<Bench>,
+    phases: Phases,
     stopped: bool,
 }
 
@@ -123,6 +126,13 @@ impl<P: Platform> Appliance<P> {
         } else {
             SshState::Off
         };
+        let last = match (opts.cloudinit, matches!(ssh, SshState::Waiting)) {
+            (true, true) => Phase::Ssh,
+            (true, false) => Phase::Metadata,
+            _ => Phase::Address,
+        };
+        let mut phases = Phases::new(boot_ns, last);
+        let _ = phases.mark(Phase::Xenstore, cx.host.now_ns());
         Appliance {
             host,
             xen,
@@ -133,6 +143,7 @@ impl<P: Platform> Appliance<P> {
             cloudinit,
             ssh,
             bench,
+            phases,
             stopped,
         }
     }
@@ -169,6 +180,7 @@ impl<P: Platform> Appliance<P> {
             cloudinit,
             ssh,
             bench,
+            phases,
             stopped,
         } = self;
         let mut cx = Cx {
@@ -222,6 +234,10 @@ impl<P: Platform> Appliance<P> {
                 }
             }
         }
+        if let Some(line) = mark_phases(phases, vif, cloudinit, ssh, now) {
+            cx.say(&format!("boot: phases {}", line));
+            cx.report("data/appliance/boot-phases", &line);
+        }
         if control.pending(&mut cx) {
             // a XenStore wait in this turn read events off the ring: they
             // are ours to handle next turn, not after the next wakeup
@@ -236,6 +252,35 @@ impl<P: Platform> Appliance<P> {
         }
         next
     }
+}
+
+/// The milestones reached so far; the report once the last one is.
+fn mark_phases<P: Platform>(
+    phases: &mut Phases,
+    vif: &Vif<P>,
+    cloudinit: &Option<CloudInit>,
+    ssh: &SshState,
+    now: u64,
+) -> Option<alloc::string::String> {
+    let mut line = None;
+    let mut mark = |p| {
+        if let Some(l) = phases.mark(p, now) {
+            line = Some(l);
+        }
+    };
+    if let Some(net) = vif.net.as_ref() {
+        mark(Phase::Netfront);
+        if net.configured() {
+            mark(Phase::Address);
+        }
+    }
+    if cloudinit.as_ref().is_some_and(|c| c.summary.is_some()) {
+        mark(Phase::Metadata);
+    }
+    if matches!(ssh, SshState::Running(_)) {
+        mark(Phase::Ssh);
+    }
+    line
 }
 
 /// Say what we support, list our devices, and publish what we are: the

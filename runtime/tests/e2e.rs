@@ -46,6 +46,17 @@ fn boots_fetches_the_key_and_answers_ssh() {
     assert_eq!(w.xs_read("attr/vif/0/ipv4/0").as_deref(), Some("10.0.0.50"));
     assert_eq!(w.xs_read("data/cloudinit/status").as_deref(), Some("done"));
     assert!(w.xs_read("data/ssh/host-key-fingerprint").unwrap().starts_with("SHA256:"));
+    let phases = w.line("boot: phases ").expect("boot phases said");
+    let want = ["xenstore_ms=", "netfront_ms=", "address_ms=", "metadata_ms=", "ssh_ms="];
+    let got: Vec<&str> = phases["boot: phases ".len()..].split(' ').collect();
+    assert_eq!(got.len(), want.len(), "{}", phases);
+    let mut last = 0u64;
+    for (g, w_) in got.iter().zip(want) {
+        let ms: u64 = g.strip_prefix(w_).expect(g).parse().unwrap();
+        assert!(ms >= last, "phases in order: {}", phases);
+        last = ms;
+    }
+    assert_eq!(w.xs_read("data/appliance/boot-phases").as_deref(), Some(&phases["boot: phases ".len()..]));
 
     // the SSH service answers with its banner
     let h = connect(&mut w, 22, 40000);

@@ -1,0 +1,82 @@
+//! Where boot time goes, by the guest's own clock: milestones in ms since
+//! the kernel's first clock reading (Xen platform up). Said once, when the
+//! last milestone the options allow is reached, as one console line and in
+//! XenStore (`data/appliance/boot-phases`), for the bench and for people.
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// XenStore connected, the runtime started.
+    Xenstore,
+    Netfront,
+    Address,
+    Metadata,
+    Ssh,
+}
+
+const NAMES: [&str; 5] = ["xenstore_ms", "netfront_ms", "address_ms", "metadata_ms", "ssh_ms"];
+
+pub struct Phases {
+    boot_ns: u64,
+    at: [Option<u64>; 5],
+    /// The phase after which the line is said.
+    last: Phase,
+    said: bool,
+}
+
+impl Phases {
+    pub fn new(boot_ns: u64, last: Phase) -> Self {
+        Phases {
+            boot_ns,
+            at: [None; 5],
+            last,
+            said: false,
+        }
+    }
+
+    /// Mark `p` (the first time only). Returns the report once complete.
+    pub fn mark(&mut self, p: Phase, now: u64) -> Option<String> {
+        let slot = &mut self.at[p as usize];
+        if slot.is_none() {
+            *slot = Some(now.saturating_sub(self.boot_ns) / 1_000_000);
+        }
+        if self.said || self.at[self.last as usize].is_none() {
+            return None;
+        }
+        self.said = true;
+        let mut line = String::new();
+        for (name, at) in NAMES.iter().zip(self.at.iter()) {
+            if let Some(ms) = at {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&format!("{}={}", name, ms));
+            }
+        }
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn said_once_when_the_last_phase_is_reached() {
+        let mut p = Phases::new(1_000_000_000, Phase::Ssh);
+        assert_eq!(p.mark(Phase::Xenstore, 1_005_000_000), None);
+        assert_eq!(p.mark(Phase::Netfront, 1_050_000_000), None);
+        assert_eq!(p.mark(Phase::Netfront, 1_900_000_000), None, "first mark counts");
+        assert_eq!(p.mark(Phase::Address, 1_100_000_000), None);
+        assert_eq!(p.mark(Phase::Metadata, 1_200_000_000), None);
+        assert_eq!(
+            p.mark(Phase::Ssh, 1_210_000_000).as_deref(),
+            Some("xenstore_ms=5 netfront_ms=50 address_ms=100 metadata_ms=200 ssh_ms=210")
+        );
+        assert_eq!(p.mark(Phase::Ssh, 1_300_000_000), None, "once");
+    }
+}
