@@ -263,11 +263,17 @@ impl Ec2 {
         match step {
             Step::InstanceId => {
                 self.instance_missing = status == 404;
+                self.keys_missing = false;
                 self.advance(Step::ListKeys);
             }
             Step::ListKeys => {
-                self.keys_missing = true;
+                self.keys_missing = status == 404;
                 self.no_keys = Some(why);
+                if self.absent() {
+                    // no EC2 tree here: stop asking (selection may try
+                    // another format)
+                    return self.done();
+                }
                 self.advance(Step::Hostname);
             }
             Step::Key(i) => {

@@ -1,6 +1,7 @@
 //! The cloud-init app's protocol logic, sans-IO and host-tested: the
 //! metadata sources behind one trait (`source`: `ec2`, with `imds` its
-//! single-key view), the HTTP/1.1 client codec (`http`, `exchange`,
+//! single-key view; `openstack` and `nocloud` over `files`; `select`
+//! choosing between them), the HTTP/1.1 client codec (`http`, `exchange`,
 //! `fetch`), user-data (`userdata`, `gzip`, `cloudconfig` over the `yaml`
 //! subset), SSH public-key validation (`sshkey`, with `sha256` for
 //! fingerprints) and the console/XenStore report (`report`). The runtime
@@ -16,11 +17,15 @@ pub mod cloudconfig;
 pub mod ec2;
 pub mod exchange;
 pub mod fetch;
+pub mod files;
 pub mod gzip;
 pub mod http;
 pub mod imds;
+pub mod nocloud;
+pub mod openstack;
 pub mod report;
 pub mod retry;
+pub mod select;
 pub mod sha256;
 pub mod source;
 pub mod sshkey;
