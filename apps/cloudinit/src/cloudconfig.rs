@@ -67,11 +67,16 @@ fn keys(c: &mut CloudConfig, v: Value) {
     for (i, item) in items.into_iter().take(MAX_ENTRIES).enumerate() {
         match item {
             Value::Str(s) => c.keys.push(s),
-            _ => c.skipped.push(format!("ssh_authorized_keys entry {} is not a string", i)),
+            _ => c
+                .skipped
+                .push(format!("ssh_authorized_keys entry {} is not a string", i)),
         }
     }
     if n > MAX_ENTRIES {
-        c.skipped.push(format!("{} more ssh_authorized_keys entries not read", n - MAX_ENTRIES));
+        c.skipped.push(format!(
+            "{} more ssh_authorized_keys entries not read",
+            n - MAX_ENTRIES
+        ));
     }
 }
 
@@ -95,15 +100,26 @@ mod tests {
     #[test]
     fn odd_shapes() {
         assert_eq!(read("#cloud-config\n"), Ok(CloudConfig::default()));
-        assert_eq!(read("#cloud-config\n- a\n"), Err("cloud-config is not a mapping".into()));
+        assert_eq!(
+            read("#cloud-config\n- a\n"),
+            Err("cloud-config is not a mapping".into())
+        );
         let c = read("ssh_authorized_keys: ssh-ed25519 AAAA\nhostname: 'two words'\n").unwrap();
         assert!(c.keys.is_empty());
-        assert_eq!(c.skipped, ["ssh_authorized_keys is not a list", "hostname is not a host name"]);
+        assert_eq!(
+            c.skipped,
+            [
+                "ssh_authorized_keys is not a list",
+                "hostname is not a host name"
+            ]
+        );
         assert_eq!(
             read("a: &x 1\n"),
             Err("cloud-config line 1 column 4: anchors are not supported".into())
         );
-        let many = (0..MAX_ENTRIES + 3).map(|i| format!("  - k{}\n", i)).collect::<String>();
+        let many = (0..MAX_ENTRIES + 3)
+            .map(|i| format!("  - k{}\n", i))
+            .collect::<String>();
         let c = read(&format!("ssh_authorized_keys:\n{}", many)).unwrap();
         assert_eq!(c.keys.len(), MAX_ENTRIES);
         assert_eq!(c.skipped, ["3 more ssh_authorized_keys entries not read"]);

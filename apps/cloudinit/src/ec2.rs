@@ -309,7 +309,9 @@ impl Ec2 {
                 let (origin, name) = self.key_origin(i);
                 match text {
                     Some(t) => self.md.offer_key(&origin, &name, t),
-                    None => self.md.skip(&origin, format!("{} is not text", self.path())),
+                    None => self
+                        .md
+                        .skip(&origin, format!("{} is not text", self.path())),
                 }
                 let next = self.after_key(Some(i));
                 self.advance(next);
@@ -328,7 +330,11 @@ impl Ec2 {
 
     /// Every `N=name` line of `public-keys/`; the others are skipped.
     fn list(&mut self, text: &str) {
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         for line in lines.iter().take(MAX_LIST_LINES) {
             let entry = line.split_once('=').and_then(|(i, name)| {
                 let i = crate::addr::parse_decimal(i, 999_999)?;
@@ -339,9 +345,9 @@ impl Ec2 {
                     "public-keys/",
                     format!("not an index=name line: {}", clip(line)),
                 ),
-                Some((i, _)) if self.listed.iter().any(|k| k.0 == i) => {
-                    self.md.skip(&format!("public-keys/{}", i), "listed twice".into())
-                }
+                Some((i, _)) if self.listed.iter().any(|k| k.0 == i) => self
+                    .md
+                    .skip(&format!("public-keys/{}", i), "listed twice".into()),
                 Some((i, _)) if self.listed.len() >= MAX_KEYS => self.md.skip(
                     &format!("public-keys/{}", i),
                     format!("more than {} keys listed", MAX_KEYS),
@@ -354,7 +360,8 @@ impl Ec2 {
             self.md.skip("public-keys/", why);
         }
         if self.listed.is_empty() {
-            self.no_keys = Some("no public keys offered (public-keys/ is empty or malformed)".into());
+            self.no_keys =
+                Some("no public keys offered (public-keys/ is empty or malformed)".into());
         }
     }
 }

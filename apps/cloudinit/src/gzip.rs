@@ -21,7 +21,8 @@ const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
 const RESERVED: u8 = 0xe0;
 
-const CRC32: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
+const CRC32: crc::Crc<u32, crc::NoTable> =
+    crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GzipError {
@@ -114,7 +115,10 @@ fn header_len(d: &[u8]) -> Result<usize, GzipError> {
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
             let rest = d.get(at..).ok_or(GzipError::Truncated)?;
-            let nul = rest.iter().position(|&b| b == 0).ok_or(GzipError::Truncated)?;
+            let nul = rest
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(GzipError::Truncated)?;
             at += nul + 1;
         }
     }
@@ -162,7 +166,14 @@ mod tests {
     #[test]
     fn round_trips_with_every_header_field() {
         let text = b"#cloud-config\nhostname: gz\n".repeat(20);
-        for flags in [0, FEXTRA, FNAME, FCOMMENT, FHCRC, FEXTRA | FNAME | FCOMMENT | FHCRC] {
+        for flags in [
+            0,
+            FEXTRA,
+            FNAME,
+            FCOMMENT,
+            FHCRC,
+            FEXTRA | FNAME | FCOMMENT | FHCRC,
+        ] {
             let g = gzip(&text, flags);
             assert!(is_gzip(&g));
             assert_eq!(inflate(&g, 4096), Ok(text.clone()), "flags {:#x}", flags);
@@ -193,13 +204,22 @@ mod tests {
         assert_eq!(inflate(&bad_len, 100), Err(GzipError::Length));
         assert_eq!(inflate(&g[..n - 3], 100), Err(GzipError::Truncated));
         assert_eq!(inflate(&g[..n / 2], 100), Err(GzipError::Truncated));
-        assert_eq!(inflate(&[g.clone(), g.clone()].concat(), 100), Err(GzipError::Trailing));
+        assert_eq!(
+            inflate(&[g.clone(), g.clone()].concat(), 100),
+            Err(GzipError::Trailing)
+        );
         let mut reserved = g.clone();
         reserved[3] |= 0x80;
-        assert_eq!(inflate(&reserved, 100), Err(GzipError::Header("reserved flags set")));
+        assert_eq!(
+            inflate(&reserved, 100),
+            Err(GzipError::Header("reserved flags set"))
+        );
         let mut hcrc = g.clone();
         hcrc[12] ^= 1; // inside the file name
-        assert_eq!(inflate(&hcrc, 100), Err(GzipError::Header("header CRC does not match")));
+        assert_eq!(
+            inflate(&hcrc, 100),
+            Err(GzipError::Header("header CRC does not match"))
+        );
         let mut method = g.clone();
         method[2] = 7;
         assert!(matches!(inflate(&method, 100), Err(GzipError::Header(_))));

@@ -121,8 +121,14 @@ pub fn with_overrides(
         return Err("meta-data is not a mapping".into());
     }
     let mut md = Metadata::new(NAME);
-    md.instance_id = doc.get("instance-id").and_then(Value::as_str).and_then(fact);
-    md.hostname = doc.get("local-hostname").and_then(Value::as_str).and_then(fact);
+    md.instance_id = doc
+        .get("instance-id")
+        .and_then(Value::as_str)
+        .and_then(fact);
+    md.hostname = doc
+        .get("local-hostname")
+        .and_then(Value::as_str)
+        .and_then(fact);
     if let Some(h) = &overrides.hostname {
         md.hostname = Some(h.clone());
     }
@@ -139,7 +145,10 @@ pub fn with_overrides(
         Got::Missing => UserData::none(origin),
         Got::Failed(why) => UserData::failed(origin, why),
     };
-    md.merge(read("user-data", user_data), read("vendor-data", vendor_data));
+    md.merge(
+        read("user-data", user_data),
+        read("vendor-data", vendor_data),
+    );
     Ok(md)
 }
 
@@ -153,14 +162,16 @@ fn keys(md: &mut Metadata, v: &Value) {
         Value::Map(m) => {
             for (name, v) in m {
                 match v {
-                    Value::Seq(items) => {
-                        items.iter().for_each(|i| key_lines(name, i, &mut entries, &mut odd))
-                    }
+                    Value::Seq(items) => items
+                        .iter()
+                        .for_each(|i| key_lines(name, i, &mut entries, &mut odd)),
                     v => key_lines(name, v, &mut entries, &mut odd),
                 }
             }
         }
-        Value::Seq(items) => items.iter().for_each(|i| key_lines("", i, &mut entries, &mut odd)),
+        Value::Seq(items) => items
+            .iter()
+            .for_each(|i| key_lines("", i, &mut entries, &mut odd)),
         Value::Null => {}
         v => key_lines("", v, &mut entries, &mut odd),
     }
@@ -168,11 +179,17 @@ fn keys(md: &mut Metadata, v: &Value) {
         md.offer_key(ORIGIN, name, line);
     }
     if entries.len() > MAX_ENTRIES {
-        let why = format!("{} more public-keys entries not read", entries.len() - MAX_ENTRIES);
+        let why = format!(
+            "{} more public-keys entries not read",
+            entries.len() - MAX_ENTRIES
+        );
         md.skip(ORIGIN, why);
     }
     if odd > 0 {
-        md.skip(ORIGIN, format!("{} public-keys entries are not strings", odd));
+        md.skip(
+            ORIGIN,
+            format!("{} public-keys entries are not strings", odd),
+        );
     }
 }
 
@@ -215,12 +232,18 @@ mod tests {
     #[test]
     fn public_keys_in_every_shape() {
         let shapes = [
-            format!("instance-id: iid-1\nlocal-hostname: seed-host\npublic-keys:\n  - {}\n", KEY),
+            format!(
+                "instance-id: iid-1\nlocal-hostname: seed-host\npublic-keys:\n  - {}\n",
+                KEY
+            ),
             format!("public_keys: \"{}\"\n", KEY),
             format!("public-keys: |\n  # a comment\n  {}\n\n", KEY),
             format!("public-keys:\n  mykey: {}\n", KEY),
             format!("public-keys:\n  mykey:\n    - {}\n", KEY),
-            format!("{{\"instance-id\": \"iid-1\", \"public-keys\": [\"{}\"]}}", KEY),
+            format!(
+                "{{\"instance-id\": \"iid-1\", \"public-keys\": [\"{}\"]}}",
+                KEY
+            ),
             format!("{{\n  \"public_keys\": {{\"mykey\": \"{}\"}}\n}}\n", KEY),
         ];
         for s in &shapes {
@@ -238,38 +261,78 @@ mod tests {
     #[test]
     fn user_and_vendor_data_merge_in_order() {
         let meta = b"instance-id: x\nlocal-hostname: meta\n";
-        let ud = Got::Body(format!("#cloud-config\nssh_authorized_keys: [\"{}\"]\n", KEY).into_bytes());
+        let ud =
+            Got::Body(format!("#cloud-config\nssh_authorized_keys: [\"{}\"]\n", KEY).into_bytes());
         let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBTNIgAqBBmRJ68FMrDIxqV0X/6zK/cdhRkP0x2FnX2c one@test";
-        let vd = Got::Body(format!("#cloud-config\nhostname: vendor\nssh_authorized_keys: [\"{}\"]\n", other).into_bytes());
+        let vd = Got::Body(
+            format!(
+                "#cloud-config\nhostname: vendor\nssh_authorized_keys: [\"{}\"]\n",
+                other
+            )
+            .into_bytes(),
+        );
         let m = from_files(meta, ud, vd).unwrap();
         let origins: Vec<&str> = m.keys.iter().map(|k| k.origin.as_str()).collect();
         assert_eq!(origins, ["user-data", "vendor-data"]);
-        assert_eq!(m.hostname.as_deref(), Some("vendor"), "vendor-data over meta-data");
+        assert_eq!(
+            m.hostname.as_deref(),
+            Some("vendor"),
+            "vendor-data over meta-data"
+        );
         assert_eq!(m.vendor_data.kind, userdata::Kind::CloudConfig);
     }
 
     #[test]
     fn errors_and_odd_entries() {
-        assert_eq!(md("- a\n").err().as_deref(), Some("meta-data is not a mapping"));
+        assert_eq!(
+            md("- a\n").err().as_deref(),
+            Some("meta-data is not a mapping")
+        );
         assert_eq!(
             md("instance-id: &a x\n").err().as_deref(),
             Some("meta-data line 1 column 14: anchors are not supported")
         );
-        assert!(md("{\"a\": ").unwrap_err().starts_with("meta-data: EOF while parsing"));
-        assert_eq!(from_files(b"\xff", Got::Missing, Got::Missing).err().as_deref(), Some("meta-data is not UTF-8 text"));
+        assert!(md("{\"a\": ")
+            .unwrap_err()
+            .starts_with("meta-data: EOF while parsing"));
+        assert_eq!(
+            from_files(b"\xff", Got::Missing, Got::Missing)
+                .err()
+                .as_deref(),
+            Some("meta-data is not UTF-8 text")
+        );
         let m = md("public-keys: [[x], {a: b}, \"not a key\"]\n").unwrap();
         let reasons: Vec<&str> = m.skipped.iter().map(|s| s.reason.as_str()).collect();
-        assert_eq!(reasons, ["invalid key: unsupported key type \"not\"", "2 public-keys entries are not strings"]);
+        assert_eq!(
+            reasons,
+            [
+                "invalid key: unsupported key type \"not\"",
+                "2 public-keys entries are not strings"
+            ]
+        );
         assert_eq!(md("").unwrap().keys.len(), 0);
     }
 
     #[test]
     fn seed_urls() {
         let u = SeedUrl::parse("http://10.0.0.1:8000/seeds/vm1/").unwrap();
-        assert_eq!(u.target, Target { addr: [10, 0, 0, 1], port: 8000 });
+        assert_eq!(
+            u.target,
+            Target {
+                addr: [10, 0, 0, 1],
+                port: 8000
+            }
+        );
         assert_eq!(u.path, "/seeds/vm1/");
         assert_eq!(SeedUrl::parse("http://10.0.0.1").unwrap().path, "/");
-        for bad in ["https://10.0.0.1/", "http://seed.local/", "http://10.0.0.1/x", "http://10.0.0.1/a b/", "http://10.0.0.1/?q/", "http://10.0.0.1:0/"] {
+        for bad in [
+            "https://10.0.0.1/",
+            "http://seed.local/",
+            "http://10.0.0.1/x",
+            "http://10.0.0.1/a b/",
+            "http://10.0.0.1/?q/",
+            "http://10.0.0.1:0/",
+        ] {
             assert!(SeedUrl::parse(bad).is_err(), "{}", bad);
         }
     }

@@ -120,15 +120,27 @@ mod tests {
             k = KEY
         );
         let md = from_files(json.as_bytes(), Got::Missing).unwrap();
-        assert_eq!(md.instance_id.as_deref(), Some("83679162-1378-4288-a2d4-70e13ec132aa"));
+        assert_eq!(
+            md.instance_id.as_deref(),
+            Some("83679162-1378-4288-a2d4-70e13ec132aa")
+        );
         assert_eq!(md.hostname.as_deref(), Some("test.novalocal"));
         assert_eq!(md.keys.len(), 1);
-        assert_eq!((md.keys[0].origin.as_str(), md.keys[0].name.as_str()), ("public_keys", "mykey"));
-        let skipped: Vec<(&str, &str)> =
-            md.skipped.iter().map(|s| (s.origin.as_str(), s.reason.as_str())).collect();
+        assert_eq!(
+            (md.keys[0].origin.as_str(), md.keys[0].name.as_str()),
+            ("public_keys", "mykey")
+        );
+        let skipped: Vec<(&str, &str)> = md
+            .skipped
+            .iter()
+            .map(|s| (s.origin.as_str(), s.reason.as_str()))
+            .collect();
         assert_eq!(
             skipped,
-            [("keys/1", "type \"x509\" is not an ssh key"), ("keys/2", "no data")]
+            [
+                ("keys/1", "type \"x509\" is not an ssh key"),
+                ("keys/2", "no data")
+            ]
         );
     }
 
@@ -142,21 +154,47 @@ mod tests {
         assert_eq!(md.hostname.as_deref(), Some("from-ud"));
         assert_eq!(md.instance_id, None);
         // nulls are absent
-        let md = from_files(br#"{"public_keys": null, "keys": null, "uuid": null}"#, Got::Missing).unwrap();
+        let md = from_files(
+            br#"{"public_keys": null, "keys": null, "uuid": null}"#,
+            Got::Missing,
+        )
+        .unwrap();
         assert!(md.keys.is_empty());
         for (bad, want) in [
-            (&br#"{"hostname": 5}"#[..], "meta_data.json: invalid type: integer `5`, expected a string at line 1 column 14"),
-            (b"{", "meta_data.json: EOF while parsing an object at line 1 column 1"),
-            (br#"["u", "h", null, null]"#, "meta_data.json is not a JSON object"),
-            (br#"{"public_keys": {"a": 1}}"#, "meta_data.json: invalid type: integer `1`, expected a string at line 1 column 23"),
+            (
+                &br#"{"hostname": 5}"#[..],
+                "meta_data.json: invalid type: integer `5`, expected a string at line 1 column 14",
+            ),
+            (
+                b"{",
+                "meta_data.json: EOF while parsing an object at line 1 column 1",
+            ),
+            (
+                br#"["u", "h", null, null]"#,
+                "meta_data.json is not a JSON object",
+            ),
+            (
+                br#"{"public_keys": {"a": 1}}"#,
+                "meta_data.json: invalid type: integer `1`, expected a string at line 1 column 23",
+            ),
         ] {
             assert_eq!(from_files(bad, Got::Missing).err().as_deref(), Some(want));
         }
         // deep nesting in a field we ignore is skipped without recursion;
         // in one we read it is a type error at the first level
-        let deep = format!("{{\"meta\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"meta\": {}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert!(from_files(deep.as_bytes(), Got::Missing).is_ok());
-        let deep = format!("{{\"keys\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(from_files(deep.as_bytes(), Got::Missing).unwrap_err().contains("invalid type: sequence"));
+        let deep = format!(
+            "{{\"keys\": {}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(from_files(deep.as_bytes(), Got::Missing)
+            .unwrap_err()
+            .contains("invalid type: sequence"));
     }
 }

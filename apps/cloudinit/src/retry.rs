@@ -132,7 +132,9 @@ mod tests {
         let mut now = 0;
         let mut waits = alloc::vec::Vec::new();
         while b.failed(now, "x".into()) {
-            let Gate::Wait(t) = b.gate(now) else { panic!("must wait") };
+            let Gate::Wait(t) = b.gate(now) else {
+                panic!("must wait")
+            };
             assert!(t > now);
             waits.push(t - now);
             now = t;
@@ -144,7 +146,10 @@ mod tests {
         assert_eq!(b.retries(), MAX_ATTEMPTS);
         assert_eq!(b.requests(), MAX_ATTEMPTS);
         b.next_step();
-        assert!(b.failed(now, "again".into()), "a new step has its own attempts");
+        assert!(
+            b.failed(now, "again".into()),
+            "a new step has its own attempts"
+        );
         assert!(matches!(b.gate(TOTAL_TIMEOUT_NS), Gate::Expired(e) if e.contains("again")));
     }
 }

@@ -47,7 +47,9 @@ pub fn parse_ds(value: &str) -> Result<Ds, String> {
     let mut overrides = Overrides::default();
     let nocloud = matches!(name.as_str(), "nocloud" | "nocloud-net");
     for p in parts.filter(|p| !p.is_empty()) {
-        let (k, v) = p.split_once('=').ok_or_else(|| format!("{:?} is not key=value", p))?;
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("{:?} is not key=value", p))?;
         if !nocloud {
             return Err(format!("ds={} takes no options ({:?})", name, k));
         }
@@ -78,7 +80,10 @@ pub fn parse_ds(value: &str) -> Result<Ds, String> {
         "ec2" => Ok(Ds::Ec2),
         "openstack" => Ok(Ds::OpenStack),
         _ if nocloud => Ok(Ds::NoCloud { seed, overrides }),
-        _ => Err(format!("unknown datasource {:?} (ec2, openstack, nocloud, nocloud-net)", name)),
+        _ => Err(format!(
+            "unknown datasource {:?} (ec2, openstack, nocloud, nocloud-net)",
+            name
+        )),
     }
 }
 
@@ -206,7 +211,13 @@ mod tests {
         assert_eq!(parse_ds("ec2"), Ok(Ds::Ec2));
         assert_eq!(parse_ds("OpenStack"), Ok(Ds::OpenStack));
         let d = parse_ds("nocloud;s=http://10.0.0.1:8000/s/;h=vm1;i=iid-7").unwrap();
-        let Ds::NoCloud { seed: Some(url), overrides } = &d else { panic!("{:?}", d) };
+        let Ds::NoCloud {
+            seed: Some(url),
+            overrides,
+        } = &d
+        else {
+            panic!("{:?}", d)
+        };
         assert_eq!(url.path, "/s/");
         assert_eq!(overrides.hostname.as_deref(), Some("vm1"));
         assert_eq!(overrides.instance_id.as_deref(), Some("iid-7"));
@@ -219,12 +230,21 @@ mod tests {
         assert!(!disk.is_network());
         assert!(Select::new(Some(disk), Target::default(), 0).is_err());
         for (bad, why) in [
-            ("azure", "unknown datasource \"azure\" (ec2, openstack, nocloud, nocloud-net)"),
+            (
+                "azure",
+                "unknown datasource \"azure\" (ec2, openstack, nocloud, nocloud-net)",
+            ),
             ("ec2;s=http://1.2.3.4/", "ds=ec2 takes no options (\"s\")"),
             ("nocloud;x=1", "unknown ds option \"x\" (s=, h=, i=)"),
             ("nocloud;s", "\"s\" is not key=value"),
-            ("nocloud;s=http://1.2.3.4/;s=http://1.2.3.5/", "s given twice"),
-            ("nocloud;s=http://seed/", "the seed URL's host must be an IPv4 address, with an optional port"),
+            (
+                "nocloud;s=http://1.2.3.4/;s=http://1.2.3.5/",
+                "s given twice",
+            ),
+            (
+                "nocloud;s=http://seed/",
+                "the seed URL's host must be an IPv4 address, with an optional port",
+            ),
             ("nocloud;h=two words", "h= is not a host name"),
         ] {
             assert_eq!(parse_ds(bad).err().as_deref(), Some(why), "{}", bad);

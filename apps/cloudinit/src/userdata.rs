@@ -124,7 +124,11 @@ pub fn parse(origin: &'static str, raw: &[u8], max_raw: usize) -> UserData {
     u.report.bytes = raw.len();
     u.report.kind = Kind::Unknown;
     if raw.len() > max_raw {
-        u.report.error = Some(format!("{} bytes, over the limit of {}", raw.len(), max_raw));
+        u.report.error = Some(format!(
+            "{} bytes, over the limit of {}",
+            raw.len(),
+            max_raw
+        ));
         return u;
     }
     let inflated;

@@ -74,7 +74,11 @@ pub struct YamlError {
 
 impl fmt::Display for YamlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {} column {}: {}", self.line, self.column, self.what)
+        write!(
+            f,
+            "line {} column {}: {}",
+            self.line, self.column, self.what
+        )
     }
 }
 
@@ -119,7 +123,10 @@ pub fn parse(text: &str) -> Result<Value> {
             column,
             what,
         };
-        if let Some(c) = raw.char_indices().find(|&(_, c)| c.is_control() && c != '\t') {
+        if let Some(c) = raw
+            .char_indices()
+            .find(|&(_, c)| c.is_control() && c != '\t')
+        {
             return Err(at(c.0 + 1, "control character"));
         }
         let indent = raw.len() - raw.trim_start_matches(' ').len();
@@ -213,7 +220,10 @@ impl<'a> Parser<'a> {
                 break;
             }
             if l.indent > n {
-                return Err(l.err(0, "unexpected indentation (a value continued on the next line is not supported)"));
+                return Err(l.err(
+                    0,
+                    "unexpected indentation (a value continued on the next line is not supported)",
+                ));
             }
             if is_item(l.text) {
                 return Err(l.err(0, "a sequence item where a mapping key was expected"));
@@ -238,7 +248,10 @@ impl<'a> Parser<'a> {
                 break;
             }
             if l.indent > n {
-                return Err(l.err(0, "unexpected indentation (a value continued on the next line is not supported)"));
+                return Err(l.err(
+                    0,
+                    "unexpected indentation (a value continued on the next line is not supported)",
+                ));
             }
             if !is_item(l.text) {
                 break;
@@ -273,7 +286,14 @@ impl<'a> Parser<'a> {
 
     /// The value after `key:` or `-` on line `l`, from byte `at` of its
     /// text; `n` is the key's or dash's indentation.
-    fn value(&mut self, l: Line<'a>, at: usize, n: usize, depth: usize, in_map: bool) -> Result<Value> {
+    fn value(
+        &mut self,
+        l: Line<'a>,
+        at: usize,
+        n: usize,
+        depth: usize,
+        in_map: bool,
+    ) -> Result<Value> {
         let mut c = Cursor::new(l, at);
         c.spaces();
         if c.at_end() {
@@ -688,7 +708,10 @@ impl<'a> Cursor<'a> {
                     if matches!(b, b',' | b'[' | b']' | b'{' | b'}') {
                         break;
                     }
-                    if b == b':' && (self.colon_ends() || matches!(self.s.get(self.i + 1), Some(b',' | b']' | b'}'))) {
+                    if b == b':'
+                        && (self.colon_ends()
+                            || matches!(self.s.get(self.i + 1), Some(b',' | b']' | b'}')))
+                    {
                         break;
                     }
                     if b == b'#' && self.i > start && matches!(self.s[self.i - 1], b' ' | b'\t') {
@@ -721,7 +744,12 @@ mod tests {
     }
 
     fn map(entries: &[(&str, Value)]) -> Value {
-        Value::Map(entries.iter().map(|(k, v)| ((*k).into(), v.clone())).collect())
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).into(), v.clone()))
+                .collect(),
+        )
     }
 
     fn err(text: &str) -> (usize, usize, &'static str) {
@@ -762,11 +790,18 @@ mod tests {
         assert_eq!(v.get("fqdn"), Some(&s("web-1.example.com")));
         assert_eq!(
             v.get("ssh_authorized_keys"),
-            Some(&Value::Seq(vec![s("ssh-ed25519 AAAA one@x"), s("ssh-ed25519 BBBB two # not a comment")]))
+            Some(&Value::Seq(vec![
+                s("ssh-ed25519 AAAA one@x"),
+                s("ssh-ed25519 BBBB two # not a comment")
+            ]))
         );
         assert_eq!(
             v.get("packages"),
-            Some(&Value::Seq(vec![s("nginx"), s("curl"), Value::Seq(vec![s("nested")])]))
+            Some(&Value::Seq(vec![
+                s("nginx"),
+                s("curl"),
+                Value::Seq(vec![s("nested")])
+            ]))
         );
         assert_eq!(
             v.get("users"),
@@ -774,18 +809,30 @@ mod tests {
                 map(&[
                     ("name", s("alice")),
                     ("groups", Value::Seq(vec![s("sudo")])),
-                    ("ssh_authorized_keys", Value::Seq(vec![s("ssh-ed25519 CCCC")])),
+                    (
+                        "ssh_authorized_keys",
+                        Value::Seq(vec![s("ssh-ed25519 CCCC")])
+                    ),
                 ]),
                 s("default"),
             ]))
         );
-        let Some(Value::Seq(files)) = v.get("write_files") else { panic!() };
-        assert_eq!(files[0].get("content"), Some(&s("hello\n  indented\n\n# kept: inside the block\n")));
+        let Some(Value::Seq(files)) = v.get("write_files") else {
+            panic!()
+        };
+        assert_eq!(
+            files[0].get("content"),
+            Some(&s("hello\n  indented\n\n# kept: inside the block\n"))
+        );
         assert_eq!(files[1].get("content"), Some(&s("folded text")));
         assert_eq!(v.get("empty"), Some(&Value::Null));
         assert_eq!(
             v.get("flow_map"),
-            Some(&map(&[("a", s("1")), ("b", Value::Seq(vec![s("x"), s("y")])), ("c", Value::Null)]))
+            Some(&map(&[
+                ("a", s("1")),
+                ("b", Value::Seq(vec![s("x"), s("y")])),
+                ("c", Value::Null)
+            ]))
         );
     }
 
@@ -813,40 +860,93 @@ mod tests {
         assert_eq!(parse(""), Ok(Value::Null));
         assert_eq!(parse("# only a comment\n\n"), Ok(Value::Null));
         assert_eq!(parse("---\na: 1\n"), Ok(map(&[("a", s("1"))])));
-        assert_eq!(parse("\u{feff}a: 1\r\nb: 2\r\n"), Ok(map(&[("a", s("1")), ("b", s("2"))])));
+        assert_eq!(
+            parse("\u{feff}a: 1\r\nb: 2\r\n"),
+            Ok(map(&[("a", s("1")), ("b", s("2"))]))
+        );
         assert_eq!(parse("- a\n- b\n"), Ok(Value::Seq(vec![s("a"), s("b")])));
-        assert_eq!(parse("- - a\n  - b\n- c\n"), Ok(Value::Seq(vec![Value::Seq(vec![s("a"), s("b")]), s("c")])));
+        assert_eq!(
+            parse("- - a\n  - b\n- c\n"),
+            Ok(Value::Seq(vec![Value::Seq(vec![s("a"), s("b")]), s("c")]))
+        );
         assert_eq!(parse("just text\n"), Ok(s("just text")));
-        assert_eq!(parse("k:\n- a\n- b\nj: c\n"), Ok(map(&[("k", Value::Seq(vec![s("a"), s("b")])), ("j", s("c"))])));
+        assert_eq!(
+            parse("k:\n- a\n- b\nj: c\n"),
+            Ok(map(&[
+                ("k", Value::Seq(vec![s("a"), s("b")])),
+                ("j", s("c"))
+            ]))
+        );
     }
 
     #[test]
     fn refusals_name_their_position() {
-        assert_eq!(err("a: 1\nb: &anchor 2\n"), (2, 4, "anchors are not supported"));
+        assert_eq!(
+            err("a: 1\nb: &anchor 2\n"),
+            (2, 4, "anchors are not supported")
+        );
         assert_eq!(err("a: *ref\n"), (1, 4, "aliases are not supported"));
         assert_eq!(err("a: !!str 1\n"), (1, 4, "tags are not supported"));
-        assert_eq!(err("%YAML 1.2\n---\na: 1\n"), (1, 1, "directives are not supported"));
-        assert_eq!(err("a: 1\n---\nb: 2\n"), (2, 1, "more than one document (or content after ---)"));
+        assert_eq!(
+            err("%YAML 1.2\n---\na: 1\n"),
+            (1, 1, "directives are not supported")
+        );
+        assert_eq!(
+            err("a: 1\n---\nb: 2\n"),
+            (2, 1, "more than one document (or content after ---)")
+        );
         assert_eq!(err("a: 1\n...\n"), (2, 1, "document end marker"));
         assert_eq!(err("a: 1\na: 2\n"), (2, 1, "duplicate key"));
         assert_eq!(err("a: {x: 1, x: 2}\n"), (1, 11, "duplicate key"));
         assert_eq!(err("a:\n\tb: 1\n"), (2, 1, "tab in indentation"));
-        assert_eq!(err("a: b: c\n"), (1, 5, "`key: value` inside a value (quote it, or put the mapping on its own lines)"));
+        assert_eq!(
+            err("a: b: c\n"),
+            (
+                1,
+                5,
+                "`key: value` inside a value (quote it, or put the mapping on its own lines)"
+            )
+        );
         assert_eq!(
             err("a: one\n  two\n"),
-            (2, 3, "unexpected indentation (a value continued on the next line is not supported)")
+            (
+                2,
+                3,
+                "unexpected indentation (a value continued on the next line is not supported)"
+            )
         );
-        assert_eq!(err("a: [1,\n  2]\n"), (1, 7, "flow collection not closed on its line"));
-        assert_eq!(err("a: 'open\n"), (1, 4, "quoted scalar not closed on its line"));
+        assert_eq!(
+            err("a: [1,\n  2]\n"),
+            (1, 7, "flow collection not closed on its line")
+        );
+        assert_eq!(
+            err("a: 'open\n"),
+            (1, 4, "quoted scalar not closed on its line")
+        );
         assert_eq!(err("a: \"\\q\"\n"), (1, 6, "unknown escape"));
-        assert_eq!(err("? a\n: b\n"), (1, 1, "complex keys (`? `) are not supported"));
+        assert_eq!(
+            err("? a\n: b\n"),
+            (1, 1, "complex keys (`? `) are not supported")
+        );
         assert_eq!(err("a: @x\n"), (1, 4, "reserved indicator"));
-        assert_eq!(err("a: |2\n  x\n"), (1, 5, "explicit indentation indicators are not supported"));
-        assert_eq!(err("a: [b: c]\n"), (1, 6, "mappings inside flow sequences are not supported"));
-        assert_eq!(err("a: 1\n- b\n"), (2, 1, "a sequence item where a mapping key was expected"));
+        assert_eq!(
+            err("a: |2\n  x\n"),
+            (1, 5, "explicit indentation indicators are not supported")
+        );
+        assert_eq!(
+            err("a: [b: c]\n"),
+            (1, 6, "mappings inside flow sequences are not supported")
+        );
+        assert_eq!(
+            err("a: 1\n- b\n"),
+            (2, 1, "a sequence item where a mapping key was expected")
+        );
         assert_eq!(err("a: x\u{7}\n"), (1, 5, "control character"));
         assert_eq!(err("a: 'x' y\n"), (1, 8, "unexpected text after the value"));
-        assert_eq!(err("- a\nb: 1\n"), (2, 1, "unexpected content after the document"));
+        assert_eq!(
+            err("- a\nb: 1\n"),
+            (2, 1, "unexpected content after the document")
+        );
         let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
         assert_eq!(err(&deep).2, "nested too deeply");
         let mut deep_block = String::new();

@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::*;
 use cloudinit::ec2::{Ec2, MAX_USER_DATA};
 use cloudinit::imds::{Outcome, Target};
 use cloudinit::report::{self, Clock};
 use cloudinit::source::{Source, MAX_KEYS};
 use cloudinit::userdata::Kind;
+use common::*;
 
 /// An IMDS: v2 (tokens) and/or v1, serving these keys and user-data.
 struct Imds {
@@ -33,7 +33,9 @@ impl Imds {
         Imds {
             v2: true,
             v1: false,
-            list: (0..keys.len()).map(|i| format!("{}=key-{}\n", i, i)).collect(),
+            list: (0..keys.len())
+                .map(|i| format!("{}=key-{}\n", i, i))
+                .collect(),
             keys: keys
                 .iter()
                 .enumerate()
@@ -54,7 +56,10 @@ impl Imds {
         }
         if r.method == "PUT" {
             assert_eq!(r.path, "/latest/api/token");
-            assert_eq!(r.header("X-aws-ec2-metadata-token-ttl-seconds"), Some("21600"));
+            assert_eq!(
+                r.header("X-aws-ec2-metadata-token-ttl-seconds"),
+                Some("21600")
+            );
             if !self.v2 {
                 return status(403);
             }
@@ -186,14 +191,23 @@ fn lines_that_are_not_keys_are_skipped_with_reasons() {
             ("public-keys/", "not an index=name line: garbage line"),
             ("public-keys/1", "listed twice"),
             ("public-keys/", "not an index=name line: x=y"),
-            ("public-keys/1", "invalid key: unsupported key type \"<html>not\""),
+            (
+                "public-keys/1",
+                "invalid key: unsupported key type \"<html>not\""
+            ),
             ("public-keys/2", "duplicate of the key from public-keys/0"),
-            ("public-keys/5", "/latest/meta-data/public-keys/5/openssh-key returned 404"),
+            (
+                "public-keys/5",
+                "/latest/meta-data/public-keys/5/openssh-key returned 404"
+            ),
         ]
     );
     let lines = report::metadata_lines(md, CLOCK);
     assert_one_line_each(&lines);
-    assert!(lines.contains(&"cloudinit: skipped origin=public-keys/ reason=\"not an index=name line: garbage line\"".to_string()));
+    assert!(lines.contains(
+        &"cloudinit: skipped origin=public-keys/ reason=\"not an index=name line: garbage line\""
+            .to_string()
+    ));
 }
 
 #[test]
@@ -206,7 +220,10 @@ fn at_most_max_keys_are_fetched() {
     assert_eq!(key_gets, MAX_KEYS);
     assert_eq!(md.keys.len(), 1, "the rest are duplicates");
     assert_eq!(
-        md.skipped.iter().filter(|s| s.reason == "more than 16 keys listed").count(),
+        md.skipped
+            .iter()
+            .filter(|s| s.reason == "more than 16 keys listed")
+            .count(),
         40 - MAX_KEYS
     );
 }
@@ -224,7 +241,10 @@ fn a_key_that_keeps_failing_is_skipped_and_the_rest_still_count() {
         "/latest/meta-data/public-keys/0/openssh-key after 8 attempts: connection reset"
     );
     assert_eq!(r.retry_lines.len(), 8);
-    assert_eq!(r.retry_lines[0], "imds: retry n=1 reason=\"connection reset\"");
+    assert_eq!(
+        r.retry_lines[0],
+        "imds: retry n=1 reason=\"connection reset\""
+    );
 }
 
 #[test]
@@ -237,15 +257,26 @@ fn user_data_keys_merge_after_the_metadata_keys() {
     svc.user_data = Some(ud.into_bytes());
     let r = run(&mut svc);
     let md = r.metadata();
-    let origins: Vec<(&str, &str)> = md.keys.iter().map(|k| (k.origin.as_str(), k.name.as_str())).collect();
+    let origins: Vec<(&str, &str)> = md
+        .keys
+        .iter()
+        .map(|k| (k.origin.as_str(), k.name.as_str()))
+        .collect();
     assert_eq!(origins, [("public-keys/0", "key-0"), ("user-data", "")]);
     assert_eq!(md.keys[1].key.fingerprint(), FP_B);
     let reasons: Vec<&str> = md.skipped.iter().map(|s| s.reason.as_str()).collect();
     assert_eq!(
         reasons,
-        ["duplicate of the key from public-keys/0", "invalid key: unsupported key type \"not\""]
+        [
+            "duplicate of the key from public-keys/0",
+            "invalid key: unsupported key type \"not\""
+        ]
     );
-    assert_eq!(md.hostname.as_deref(), Some("from-user-data"), "user-data wins");
+    assert_eq!(
+        md.hostname.as_deref(),
+        Some("from-user-data"),
+        "user-data wins"
+    );
     assert_eq!(md.user_data.kind, Kind::CloudConfig);
     assert_eq!(md.user_data.ignored, ["packages", "runcmd"]);
     let lines = report::metadata_lines(md, CLOCK);
@@ -261,7 +292,9 @@ fn user_data_keys_merge_after_the_metadata_keys() {
 fn user_data_alone_can_bring_the_key() {
     let mut svc = Imds::new(&[]);
     svc.list = String::new();
-    svc.user_data = Some(gzip(format!("#cloud-config\nssh_authorized_keys: [\"{}\"]\n", KEY_C).as_bytes()));
+    svc.user_data = Some(gzip(
+        format!("#cloud-config\nssh_authorized_keys: [\"{}\"]\n", KEY_C).as_bytes(),
+    ));
     let r = run(&mut svc);
     let md = r.metadata();
     assert_eq!(md.keys.len(), 1);
@@ -272,13 +305,29 @@ fn user_data_alone_can_bring_the_key() {
 #[test]
 fn malformed_unsupported_and_oversized_user_data() {
     let cases: Vec<(Vec<u8>, Kind, Option<&str>)> = vec![
-        (b"#cloud-config\nusers: &a [x]\n".to_vec(), Kind::CloudConfig, Some("cloud-config line 2 column 8: anchors are not supported")),
+        (
+            b"#cloud-config\nusers: &a [x]\n".to_vec(),
+            Kind::CloudConfig,
+            Some("cloud-config line 2 column 8: anchors are not supported"),
+        ),
         (b"#!/bin/sh\necho hi\n".to_vec(), Kind::Script, None),
         (b"#include\nhttp://x/y\n".to_vec(), Kind::Include, None),
-        (b"Content-Type: multipart/mixed; boundary=x\n\n--x\n".to_vec(), Kind::Multipart, None),
+        (
+            b"Content-Type: multipart/mixed; boundary=x\n\n--x\n".to_vec(),
+            Kind::Multipart,
+            None,
+        ),
         (b"#cloud-boothook\n".to_vec(), Kind::Boothook, None),
-        (vec![b'#'; MAX_USER_DATA + 1], Kind::Unknown, Some("16385 bytes, over the limit of 16384")),
-        (vec![0x1f, 0x8b, 8, 0, 1, 2], Kind::Unknown, Some("gzip data is truncated")),
+        (
+            vec![b'#'; MAX_USER_DATA + 1],
+            Kind::Unknown,
+            Some("16385 bytes, over the limit of 16384"),
+        ),
+        (
+            vec![0x1f, 0x8b, 8, 0, 1, 2],
+            Kind::Unknown,
+            Some("gzip data is truncated"),
+        ),
         (b"\xff\xfe".to_vec(), Kind::Unknown, Some("not UTF-8 text")),
     ];
     for (ud, kind, error) in cases {
@@ -309,7 +358,10 @@ fn a_gzip_bomb_stops_at_the_bound() {
     svc.user_data = Some(bomb);
     let md = run(&mut svc).metadata().clone();
     assert!(md.user_data.gzip);
-    assert_eq!(md.user_data.error.as_deref(), Some("gzip data inflates past 65536 bytes"));
+    assert_eq!(
+        md.user_data.error.as_deref(),
+        Some("gzip data inflates past 65536 bytes")
+    );
     assert_eq!(md.keys.len(), 1);
 }
 
@@ -328,7 +380,9 @@ fn disabled_endpoint_is_final_and_clear() {
     svc.v2 = false;
     svc.v1 = true;
     svc.all_gets = Some(403);
-    assert!(run(&mut svc).failure().starts_with("the metadata service is disabled"));
+    assert!(run(&mut svc)
+        .failure()
+        .starts_with("the metadata service is disabled"));
 }
 
 #[test]
@@ -339,10 +393,18 @@ fn expired_tokens_are_renewed_and_503_is_retried() {
     let r = run(&mut svc);
     let md = r.metadata();
     assert_eq!(md.keys.len(), 1);
-    assert_eq!(r.log.iter().filter(|l| l.starts_with("PUT")).count(), 5, "{:#?}", r.log);
+    assert_eq!(
+        r.log.iter().filter(|l| l.starts_with("PUT")).count(),
+        5,
+        "{:#?}",
+        r.log
+    );
     assert_eq!(md.retries, 4, "three 503s and one 401");
     assert!(r.now > 1_000_000_000, "503s back off: {}", r.now);
-    assert_eq!(r.retry_lines[3], "imds: retry n=4 reason=\"401 on /latest/meta-data/instance-id\"");
+    assert_eq!(
+        r.retry_lines[3],
+        "imds: retry n=4 reason=\"401 on /latest/meta-data/instance-id\""
+    );
 }
 
 #[test]
@@ -359,7 +421,13 @@ fn v1_service_and_no_keys_at_all() {
     let r = drive(&mut src, |q| svc.answer(q));
     let md = r.metadata();
     assert!(md.keys.is_empty());
-    let lines = report::metadata_lines(md, Clock { wallclock_s: None, ..CLOCK });
+    let lines = report::metadata_lines(
+        md,
+        Clock {
+            wallclock_s: None,
+            ..CLOCK
+        },
+    );
     assert_eq!(
         &lines[lines.len() - 2..],
         [
@@ -394,6 +462,13 @@ fn hostile_values_stay_on_one_line() {
     let lines = report::metadata_lines(md, CLOCK);
     assert_one_line_each(&lines);
     // a comment with non-ASCII is left off the copyable line
-    let last_key = lines.iter().rev().find(|l| l.starts_with("ssh-key: ")).unwrap();
-    assert_eq!(last_key, &format!("ssh-key: {}", KEY_B.rsplit_once(' ').unwrap().0));
+    let last_key = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("ssh-key: "))
+        .unwrap();
+    assert_eq!(
+        last_key,
+        &format!("ssh-key: {}", KEY_B.rsplit_once(' ').unwrap().0)
+    );
 }

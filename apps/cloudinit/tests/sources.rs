@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::*;
 use cloudinit::imds::{Outcome, Target};
 use cloudinit::report::{self, Clock};
 use cloudinit::select::{parse_ds, Select};
 use cloudinit::source::Source;
 use cloudinit::userdata::Kind;
+use common::*;
 
 const CLOCK: Clock = Clock {
     elapsed_ms: 10,
@@ -53,7 +53,10 @@ fn auto_selection_falls_back_to_openstack() {
     let mut busy = 2;
     let mut src = Select::new(None, Target::default(), 7).unwrap();
     assert_eq!(src.name(), "ec2");
-    let r = drive(&mut src, nova(Some("#cloud-config\nfqdn: vm.example.com\n"), &mut busy));
+    let r = drive(
+        &mut src,
+        nova(Some("#cloud-config\nfqdn: vm.example.com\n"), &mut busy),
+    );
     let md = r.metadata();
     assert_eq!(src.name(), "openstack");
     assert_eq!(
@@ -79,18 +82,31 @@ fn auto_selection_falls_back_to_openstack() {
         ]
     );
     let fps: Vec<String> = md.keys.iter().map(|k| k.key.fingerprint()).collect();
-    assert_eq!(fps, [FP_A, FP_B], "public_keys, then the keys list without its duplicate");
+    assert_eq!(
+        fps,
+        [FP_A, FP_B],
+        "public_keys, then the keys list without its duplicate"
+    );
     assert!(md.skipped.is_empty(), "{:?}", md.skipped);
-    assert_eq!(md.instance_id.as_deref(), Some("d8e02d56-2648-49a3-bf97-6be8f1204f38"));
+    assert_eq!(
+        md.instance_id.as_deref(),
+        Some("d8e02d56-2648-49a3-bf97-6be8f1204f38")
+    );
     assert_eq!(md.hostname.as_deref(), Some("vm.example.com"));
     let lines = report::metadata_lines(md, CLOCK);
     assert_one_line_each(&lines);
-    assert!(!lines.iter().any(|l| l.starts_with("imds:")), "no EC2 line for openstack");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("imds:")),
+        "no EC2 line for openstack"
+    );
     assert_eq!(
         lines[0],
         "cloudinit: datasource=openstack instance-id=d8e02d56-2648-49a3-bf97-6be8f1204f38 hostname=vm.example.com keys=2 skipped=0 user-data=cloud-config requests=7 retries=2"
     );
-    assert_eq!(lines.last().unwrap(), "Cloud-init v. 0.1.0 finished at uptime 0.01. Datasource openstack.  Up 0.01 seconds");
+    assert_eq!(
+        lines.last().unwrap(),
+        "Cloud-init v. 0.1.0 finished at uptime 0.01. Datasource openstack.  Up 0.01 seconds"
+    );
     // SSH's `metadata` command reads OpenStack's tree
     let f = src.fetch("meta_data.json").unwrap();
     match f.next() {
@@ -132,7 +148,10 @@ fn neither_tree_is_one_clear_error() {
 fn a_dead_service_is_not_probed_twice() {
     let mut src = Select::new(None, Target::default(), 1).unwrap();
     let r = drive(&mut src, |_| Reply::Fault(Outcome::ConnectFailed));
-    assert_eq!(r.failure(), "/latest/api/token after 8 attempts: connect failed");
+    assert_eq!(
+        r.failure(),
+        "/latest/api/token after 8 attempts: connect failed"
+    );
     assert_eq!(r.log.len(), 8);
 }
 
@@ -152,13 +171,23 @@ fn ds_openstack_goes_straight_there_and_a_failing_user_data_is_reported() {
         Some("/openstack/latest/user_data after 8 attempts: 500 on /openstack/latest/user_data")
     );
     let line = report::user_data(&md.user_data);
-    assert!(line.starts_with("cloudinit: user-data kind=unknown bytes=0 gzip=no status=error reason="), "{}", line);
+    assert!(
+        line.starts_with("cloudinit: user-data kind=unknown bytes=0 gzip=no status=error reason="),
+        "{}",
+        line
+    );
 }
 
 /// A NoCloud seed served over HTTP under `/seed/vm1/`.
 fn seed<'a>(files: &'a [(&'static str, Vec<u8>)]) -> impl FnMut(&Req) -> Reply + 'a {
     move |r: &Req| {
-        assert_eq!(r.to, Target { addr: [10, 0, 0, 1], port: 8000 });
+        assert_eq!(
+            r.to,
+            Target {
+                addr: [10, 0, 0, 1],
+                port: 8000
+            }
+        );
         assert_eq!(r.header("Host"), Some("10.0.0.1:8000"));
         for (name, body) in files {
             if r.path == format!("/seed/vm1/{}", name) {
@@ -175,36 +204,81 @@ fn nocloud_net_seed_with_every_file() {
     let mut src = Select::new(Some(ds), Target::default(), 5).unwrap();
     assert_eq!(src.name(), "nocloud-net");
     let files = [
-        ("meta-data", format!("instance-id: iid-seed\nlocal-hostname: meta-host\npublic-keys:\n  - {}\n", KEY_A).into_bytes()),
-        ("user-data", gzip(format!("#cloud-config\nssh_authorized_keys:\n  - {}\nruncmd: [x]\n", KEY_B).as_bytes())),
-        ("vendor-data", format!("#cloud-config\nssh_authorized_keys: ['{}']\n", KEY_C).into_bytes()),
+        (
+            "meta-data",
+            format!(
+                "instance-id: iid-seed\nlocal-hostname: meta-host\npublic-keys:\n  - {}\n",
+                KEY_A
+            )
+            .into_bytes(),
+        ),
+        (
+            "user-data",
+            gzip(
+                format!(
+                    "#cloud-config\nssh_authorized_keys:\n  - {}\nruncmd: [x]\n",
+                    KEY_B
+                )
+                .as_bytes(),
+            ),
+        ),
+        (
+            "vendor-data",
+            format!("#cloud-config\nssh_authorized_keys: ['{}']\n", KEY_C).into_bytes(),
+        ),
     ];
     let r = drive(&mut src, seed(&files));
-    assert_eq!(r.log, ["GET /seed/vm1/meta-data", "GET /seed/vm1/user-data", "GET /seed/vm1/vendor-data"]);
+    assert_eq!(
+        r.log,
+        [
+            "GET /seed/vm1/meta-data",
+            "GET /seed/vm1/user-data",
+            "GET /seed/vm1/vendor-data"
+        ]
+    );
     let md = r.metadata();
     assert_eq!(md.source, "nocloud-net");
     assert_eq!(md.detail, "seed=http://10.0.0.1:8000/seed/vm1/");
     let origins: Vec<&str> = md.keys.iter().map(|k| k.origin.as_str()).collect();
     assert_eq!(origins, ["meta-data", "user-data", "vendor-data"]);
-    assert_eq!(md.hostname.as_deref(), Some("cmdline-host"), "h= over meta-data");
+    assert_eq!(
+        md.hostname.as_deref(),
+        Some("cmdline-host"),
+        "h= over meta-data"
+    );
     assert_eq!(md.instance_id.as_deref(), Some("iid-seed"));
     assert!(md.user_data.gzip);
     assert_eq!(md.user_data.ignored, ["runcmd"]);
     assert_eq!(md.vendor_data.kind, Kind::CloudConfig);
     let lines = report::metadata_lines(md, CLOCK);
     assert_one_line_each(&lines);
-    assert!(lines.iter().any(|l| l.starts_with("cloudinit: vendor-data kind=cloud-config ")), "{:#?}", lines);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("cloudinit: vendor-data kind=cloud-config ")),
+        "{:#?}",
+        lines
+    );
     let xs = report::xenstore_metadata(md);
     assert!(xs.contains(&(report::XS_DATASOURCE, "nocloud-net".into())));
     assert!(xs.contains(&(report::XS_KEYS, "3".into())));
     let f = src.fetch("meta-data").unwrap();
-    assert_eq!(f.target(), &Target { addr: [10, 0, 0, 1], port: 8000 });
+    assert_eq!(
+        f.target(),
+        &Target {
+            addr: [10, 0, 0, 1],
+            port: 8000
+        }
+    );
 }
 
 #[test]
 fn nocloud_seed_with_meta_data_only_or_none() {
     let ds = parse_ds("nocloud;s=http://10.0.0.1:8000/seed/vm1/").unwrap();
-    let files = [("meta-data", format!("public-keys: \"{}\"\n", KEY_A).into_bytes())];
+    let files = [(
+        "meta-data",
+        format!("public-keys: \"{}\"\n", KEY_A).into_bytes(),
+    )];
     let mut src = Select::new(Some(ds.clone()), Target::default(), 5).unwrap();
     let r = drive(&mut src, seed(&files));
     assert_eq!(r.metadata().keys.len(), 1);
@@ -217,5 +291,8 @@ fn nocloud_seed_with_meta_data_only_or_none() {
     let bad = [("meta-data", b"instance-id: [unclosed\n".to_vec())];
     let mut src = Select::new(Some(ds), Target::default(), 5).unwrap();
     let r = drive(&mut src, seed(&bad));
-    assert_eq!(r.failure(), "meta-data line 1 column 23: flow collection not closed on its line");
+    assert_eq!(
+        r.failure(),
+        "meta-data line 1 column 23: flow collection not closed on its line"
+    );
 }

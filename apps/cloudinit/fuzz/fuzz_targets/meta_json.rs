@@ -9,7 +9,11 @@ use cloudinit::{nocloud, openstack};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let clock = Clock { elapsed_ms: 0, uptime_ns: 0, wallclock_s: None };
+    let clock = Clock {
+        elapsed_ms: 0,
+        uptime_ns: 0,
+        wallclock_s: None,
+    };
     for md in [
         openstack::from_files(data, Got::Missing),
         nocloud::from_files(data, Got::Missing, Got::Body(data.to_vec())),
@@ -20,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(md.keys.len() <= cloudinit::source::MAX_KEYS);
         assert!(md.skipped.len() <= cloudinit::source::MAX_SKIPPED);
         for line in report::metadata_lines(&md, clock) {
-            assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", line);
+            assert!(
+                line.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                "{:?}",
+                line
+            );
         }
         for (_, v) in report::xenstore_metadata(&md) {
             assert!(v.len() <= 64 * 1024);

@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
                     }
                 };
                 src.on_outcome(now, outcome);
-                let line = report::source_retry(src.name(), src.retries(), src.last_error().unwrap_or("-"));
+                let line = report::source_retry(
+                    src.name(),
+                    src.retries(),
+                    src.last_error().unwrap_or("-"),
+                );
                 assert!(!line.contains(['\n', '\r']));
             }
             Action::Wait(t) => {
@@ -57,9 +61,17 @@ fuzz_target!(|data: &[u8]| {
                 now = t;
             }
             Action::Done(md) => {
-                let clock = Clock { elapsed_ms: 0, uptime_ns: now, wallclock_s: None };
+                let clock = Clock {
+                    elapsed_ms: 0,
+                    uptime_ns: now,
+                    wallclock_s: None,
+                };
                 for line in report::metadata_lines(&md, clock) {
-                    assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", line);
+                    assert!(
+                        line.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                        "{:?}",
+                        line
+                    );
                 }
                 break;
             }

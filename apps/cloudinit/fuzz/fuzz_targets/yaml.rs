@@ -15,7 +15,9 @@ fn depth(v: &Value) -> usize {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let first = yaml::parse(text);
     assert_eq!(first, yaml::parse(text));
     match first {

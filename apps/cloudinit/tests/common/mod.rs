@@ -98,7 +98,12 @@ fn parse_request(to: &Target, bytes: &[u8]) -> Req {
 
 /// The answer as bytes on the wire, through the client's parser.
 pub fn wire(code: u16, body: &[u8]) -> Outcome {
-    let mut raw = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\n\r\n", code, body.len()).into_bytes();
+    let mut raw = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\n\r\n",
+        code,
+        body.len()
+    )
+    .into_bytes();
     raw.extend_from_slice(body);
     let mut p = Parser::new();
     for c in raw.chunks(7) {
