@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use crate::fetch::Fetch;
 use crate::http;
 use crate::imds::{Mode, Outcome, Target, TOKEN_TTL};
-use crate::retry::{Backoff, Gate, MAX_ATTEMPTS};
+use crate::retry::{Backoff, MAX_ATTEMPTS};
 use crate::source::{fact, Action, Metadata, Request, Source, MAX_KEYS};
 use crate::userdata::{self, UserData};
 
@@ -375,17 +375,14 @@ impl Source for Ec2 {
         if let Some(f) = &self.finished {
             return f.clone();
         }
-        match self.backoff.gate(now) {
-            Gate::Go => Action::Request(Request {
-                to: self.target.clone(),
-                bytes: self.request(),
-            }),
-            Gate::Wait(t) => Action::Wait(t),
-            Gate::Expired(why) => {
-                self.fail(why.clone());
-                Action::Failed(why)
-            }
+        let a = self.backoff.gate(now).into_action(|| Request {
+            to: self.target.clone(),
+            bytes: self.request(),
+        });
+        if let Action::Failed(_) = &a {
+            self.finished = Some(a.clone());
         }
+        a
     }
 
     fn on_outcome(&mut self, now: u64, outcome: Outcome) {

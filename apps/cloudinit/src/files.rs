@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use crate::fetch::{self, Fetch};
 use crate::http;
 use crate::imds::{Outcome, Target};
-use crate::retry::{Backoff, Gate, MAX_ATTEMPTS};
+use crate::retry::{Backoff, MAX_ATTEMPTS};
 use crate::source::{Action, Metadata, Request, Source};
 
 /// What became of one file.
@@ -133,17 +133,14 @@ impl Source for Files {
         if let Some(f) = &self.finished {
             return f.clone();
         }
-        match self.backoff.gate(now) {
-            Gate::Go => Action::Request(Request {
-                to: self.target.clone(),
-                bytes: http::request("GET", &self.target.host(), &self.path(), &[]),
-            }),
-            Gate::Wait(t) => Action::Wait(t),
-            Gate::Expired(why) => {
-                self.fail(why.clone());
-                Action::Failed(why)
-            }
+        let a = self.backoff.gate(now).into_action(|| Request {
+            to: self.target.clone(),
+            bytes: http::request("GET", &self.target.host(), &self.path(), &[]),
+        });
+        if let Action::Failed(_) = &a {
+            self.finished = Some(a.clone());
         }
+        a
     }
 
     fn on_outcome(&mut self, now: u64, outcome: Outcome) {

@@ -8,6 +8,8 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 
+use crate::source::{Action, Request};
+
 pub const MAX_ATTEMPTS: u32 = 8;
 const BACKOFF_BASE_NS: u64 = 250_000_000;
 const BACKOFF_CAP_NS: u64 = 8_000_000_000;
@@ -21,6 +23,17 @@ pub enum Gate {
     Wait(u64),
     /// The run's deadline passed; the text says why.
     Expired(String),
+}
+
+impl Gate {
+    /// As a source's next action: `request` builds what to send on `Go`.
+    pub fn into_action(self, request: impl FnOnce() -> Request) -> Action {
+        match self {
+            Gate::Go => Action::Request(request()),
+            Gate::Wait(t) => Action::Wait(t),
+            Gate::Expired(why) => Action::Failed(why),
+        }
+    }
 }
 
 pub struct Backoff {

@@ -3,7 +3,7 @@
 //! slow (timing out) answers, truncated, oversized and chunked bodies,
 //! garbage keys, missing keys.
 
-use cloudinit::http::{HttpError, Parser};
+use cloudinit::http::HttpError;
 use cloudinit::imds::{Action, Imds, Mode, Outcome, Target};
 
 const KEY: &str =
@@ -150,18 +150,7 @@ impl Service {
 
 /// What the kernel does with the bytes: parse as they arrive, then close.
 fn parse(raw: &[u8]) -> Outcome {
-    let mut p = Parser::new();
-    for c in raw.chunks(5) {
-        match p.push(c) {
-            Ok(Some(r)) => return Outcome::Response(r),
-            Ok(None) => {}
-            Err(e) => return Outcome::Http(e),
-        }
-    }
-    match p.finish() {
-        Ok(r) => Outcome::Response(r),
-        Err(e) => Outcome::Http(e),
-    }
+    cloudinit::exchange::outcome_of(raw)
 }
 
 /// Run to completion on a simulated clock; returns the final action and the time taken.

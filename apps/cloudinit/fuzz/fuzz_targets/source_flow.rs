@@ -4,8 +4,9 @@
 //! the total timeout, never a panic.
 #![no_main]
 
-use cloudinit::http::Parser;
-use cloudinit::imds::{Outcome, Target, REQUEST_TIMEOUT_NS, TOTAL_TIMEOUT_NS};
+mod common;
+
+use cloudinit::imds::{Target, REQUEST_TIMEOUT_NS, TOTAL_TIMEOUT_NS};
 use cloudinit::report::{self, Clock};
 use cloudinit::select::{parse_ds, Select};
 use cloudinit::source::{Action, Source};
@@ -28,26 +29,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(requests < 1000, "unbounded requests");
                 assert!(r.bytes.ends_with(b"\r\n\r\n"));
                 now += 1_000_000;
-                let outcome = match input.next() {
-                    None | Some(0) => Outcome::ConnectFailed,
-                    Some(1) => {
-                        now += REQUEST_TIMEOUT_NS;
-                        Outcome::Timeout
-                    }
-                    Some(2) => Outcome::Reset,
-                    Some(n) => {
-                        let raw: Vec<u8> = input.by_ref().take(n as usize * 4).collect();
-                        let mut p = Parser::new();
-                        match p.push(&raw) {
-                            Ok(Some(r)) => Outcome::Response(r),
-                            Ok(None) => match p.finish() {
-                                Ok(r) => Outcome::Response(r),
-                                Err(e) => Outcome::Http(e),
-                            },
-                            Err(e) => Outcome::Http(e),
-                        }
-                    }
-                };
+                let outcome = common::outcome(&mut input, &mut now, 4);
                 src.on_outcome(now, outcome);
                 let line = report::source_retry(
                     src.name(),

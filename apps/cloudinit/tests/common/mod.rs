@@ -3,7 +3,6 @@
 //! answer goes through the real HTTP parser on a simulated clock.
 #![allow(dead_code)]
 
-use cloudinit::http::Parser;
 use cloudinit::imds::{Outcome, Target, REQUEST_TIMEOUT_NS};
 use cloudinit::report;
 use cloudinit::source::{Action, Metadata, Source};
@@ -105,18 +104,7 @@ pub fn wire(code: u16, body: &[u8]) -> Outcome {
     )
     .into_bytes();
     raw.extend_from_slice(body);
-    let mut p = Parser::new();
-    for c in raw.chunks(7) {
-        match p.push(c) {
-            Ok(Some(r)) => return Outcome::Response(r),
-            Ok(None) => {}
-            Err(e) => return Outcome::Http(e),
-        }
-    }
-    match p.finish() {
-        Ok(r) => Outcome::Response(r),
-        Err(e) => Outcome::Http(e),
-    }
+    cloudinit::exchange::outcome_of(&raw)
 }
 
 /// Run a source to the end against `handler`.
