@@ -135,6 +135,17 @@ impl Exchange {
     }
 }
 
+/// The outcome of an exchange whose whole response is `raw`, the peer
+/// closing after it: for answers that did not come over a socket (tests,
+/// fuzzing).
+pub fn outcome_of(raw: &[u8]) -> Outcome {
+    let mut x = Exchange::new(Vec::new(), 0);
+    x.on_connected(0);
+    x.on_data(0, raw)
+        .or_else(|| x.on_closed())
+        .unwrap_or(Outcome::Reset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +173,13 @@ mod tests {
         assert!(x.is_over());
         assert_eq!(x.on_closed(), None, "over is final");
         assert_eq!(x.on_timer(u64::MAX), None);
+    }
+
+    #[test]
+    fn whole_responses() {
+        assert!(matches!(outcome_of(OK), Outcome::Response(r) if r.body == b"hi"));
+        assert_eq!(outcome_of(&OK[..5]), Outcome::Http(HttpError::Truncated));
+        assert_eq!(outcome_of(b""), Outcome::Http(HttpError::Truncated));
     }
 
     #[test]

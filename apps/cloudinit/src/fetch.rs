@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::http;
+use crate::http::{self, Response};
 use crate::imds::{Mode, Outcome, Target, TOKEN_TTL};
 
 /// Longest body shown.
@@ -22,6 +22,7 @@ pub enum Step {
 }
 
 pub struct Fetch {
+    target: Target,
     host: String,
     path: String,
     mode: Mode,
@@ -32,13 +33,30 @@ pub struct Fetch {
 impl Fetch {
     /// `path` is relative to `/latest/` (e.g. `meta-data/instance-id`).
     pub fn new(target: &Target, mode: Mode, path: &str) -> Fetch {
+        Fetch::build(target, mode, "/latest/", path)
+    }
+
+    /// A plain GET of `prefix` + `path` (no token: OpenStack, NoCloud).
+    pub fn get(target: &Target, prefix: &str, path: &str) -> Fetch {
+        Fetch::build(target, Mode::V1, prefix, path)
+    }
+
+    fn build(target: &Target, mode: Mode, prefix: &str, path: &str) -> Fetch {
+        // the path goes into the request line: one word of printable ASCII
+        let ok = !path.is_empty() && path.bytes().all(|b| b.is_ascii_graphic());
         Fetch {
+            target: target.clone(),
             host: target.host(),
-            path: format!("/latest/{}", path),
+            path: format!("{}{}", prefix, path.trim_start_matches('/')),
             mode,
             token: None,
-            result: None,
+            result: (!ok).then(|| Err("the path must be one word of printable ASCII".into())),
         }
+    }
+
+    /// Where every request of this fetch goes.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     pub fn next(&self) -> Step {
@@ -66,12 +84,9 @@ impl Fetch {
         if self.result.is_some() {
             return;
         }
-        let r = match outcome {
-            Outcome::Response(r) => r,
-            Outcome::ConnectFailed => return self.fail("connect failed".into()),
-            Outcome::Timeout => return self.fail("timeout".into()),
-            Outcome::Reset => return self.fail("connection reset".into()),
-            Outcome::Http(e) => return self.fail(format!("{}", e)),
+        let r = match response(outcome) {
+            Ok(r) => r,
+            Err(why) => return self.fail(why),
         };
         let getting_token = self.mode == Mode::V2 && self.token.is_none();
         match (getting_token, r.status) {
@@ -98,6 +113,18 @@ impl Fetch {
 
     fn fail(&mut self, why: String) {
         self.result = Some(Err(why));
+    }
+}
+
+/// The response, or what went wrong with the exchange, as reason text
+/// (the same words in every source's retry lines).
+pub fn response(outcome: Outcome) -> Result<Response, String> {
+    match outcome {
+        Outcome::Response(r) => Ok(r),
+        Outcome::ConnectFailed => Err("connect failed".into()),
+        Outcome::Timeout => Err("timeout".into()),
+        Outcome::Reset => Err("connection reset".into()),
+        Outcome::Http(e) => Err(format!("{}", e)),
     }
 }
 
@@ -148,6 +175,17 @@ mod tests {
         let mut f = Fetch::new(&Target::default(), Mode::V1, "x");
         f.on_outcome(Outcome::Timeout);
         assert_eq!(f.next(), Step::Done(Err("timeout".into())));
+    }
+
+    #[test]
+    fn paths_cannot_inject_request_lines() {
+        for bad in ["a b", "x\r\nHost: evil", ""] {
+            let f = Fetch::new(&Target::default(), Mode::V1, bad);
+            assert!(matches!(f.next(), Step::Done(Err(_))), "{:?}", bad);
+        }
+        let f = Fetch::get(&Target::default(), "/openstack/latest/", "/meta_data.json");
+        assert!(request_text(&f).starts_with("GET /openstack/latest/meta_data.json "));
+        assert_eq!(f.target(), &Target::default());
     }
 
     #[test]

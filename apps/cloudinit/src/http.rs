@@ -256,31 +256,26 @@ impl Parser {
         loop {
             match self.chunk {
                 ChunkState::Size => {
-                    let Some(end) = find(&self.buf, b"\r\n") else {
-                        return if self.buf.len() > 256 {
-                            Err(HttpError::Malformed("chunk size line"))
-                        } else {
-                            Ok(false)
-                        };
-                    };
-                    let line = core::str::from_utf8(&self.buf[..end])
-                        .map_err(|_| HttpError::Malformed("chunk size"))?;
-                    let hex = line.split(';').next().unwrap_or("").trim(); // extensions ignored
-                    if hex.is_empty()
-                        || hex.len() > 8
-                        || !hex.bytes().all(|b| b.is_ascii_hexdigit())
-                    {
+                    // httparse reads an empty size line as 0: refuse it
+                    if self.buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
                         return Err(HttpError::Malformed("chunk size"));
                     }
-                    let n = usize::from_str_radix(hex, 16)
-                        .map_err(|_| HttpError::Malformed("chunk size"))?;
-                    self.buf.drain(..end + 2);
+                    let (used, n) = match httparse::parse_chunk_size(&self.buf) {
+                        Ok(httparse::Status::Complete(c)) => c,
+                        Ok(httparse::Status::Partial) if self.buf.len() > 256 => {
+                            return Err(HttpError::Malformed("chunk size line"))
+                        }
+                        Ok(httparse::Status::Partial) => return Ok(false),
+                        Err(_) => return Err(HttpError::Malformed("chunk size")),
+                    };
+                    self.buf.drain(..used);
+                    let total = (self.body.len() as u64).saturating_add(n);
                     if n == 0 {
                         self.chunk = ChunkState::Trailer;
-                    } else if self.body.len() + n > MAX_BODY {
+                    } else if total > MAX_BODY as u64 {
                         return Err(HttpError::TooLarge("body"));
                     } else {
-                        self.chunk = ChunkState::Data(n);
+                        self.chunk = ChunkState::Data(n as usize);
                     }
                 }
                 ChunkState::Data(n) => {
@@ -362,39 +357,39 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// The head (without its final blank line): the grammar of the status
+/// line and the fields is httparse's; line endings, lengths, folding, the
+/// status range and the body framing are checked here.
 fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
-    let text = core::str::from_utf8(head).map_err(|_| HttpError::Malformed("head not UTF-8"))?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return Err(HttpError::Malformed("status line"));
+    check_lines(head)?;
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut fields);
+    let mut whole = Vec::with_capacity(head.len() + 4);
+    whole.extend_from_slice(head);
+    whole.extend_from_slice(b"\r\n\r\n");
+    match resp.parse(&whole) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HttpError::Malformed("head")),
+        Err(e) => {
+            return Err(match e {
+                httparse::Error::Status => HttpError::Malformed("status code"),
+                httparse::Error::HeaderName => HttpError::Malformed("header name"),
+                httparse::Error::HeaderValue => HttpError::Malformed("header value"),
+                httparse::Error::TooManyHeaders => HttpError::TooLarge("header count"),
+                _ => HttpError::Malformed("status line"),
+            })
+        }
     }
-    let code = parts.next().unwrap_or("");
-    if code.len() != 3 {
-        return Err(HttpError::Malformed("status code"));
-    }
-    let status: u16 = code
-        .parse()
-        .map_err(|_| HttpError::Malformed("status code"))?;
+    let status = resp.code.unwrap_or(0);
     if !(100..600).contains(&status) {
         return Err(HttpError::Malformed("status code"));
-    }
-    if status_line.len() > MAX_LINE {
-        return Err(HttpError::TooLarge("status line"));
     }
     let mut headers = Vec::new();
     let mut length = None;
     let mut chunked = false;
-    for line in lines {
-        if headers.len() == MAX_HEADERS {
-            return Err(HttpError::TooLarge("header count"));
-        }
-        if line.len() > MAX_LINE {
-            return Err(HttpError::TooLarge("header line"));
-        }
-        let (k, v) = field(line)?;
+    for h in resp.headers.iter() {
+        let v = core::str::from_utf8(h.value).map_err(|_| HttpError::Malformed("header value"))?;
+        let (k, v) = (h.name, v.trim_matches(|c| c == ' ' || c == '\t'));
         if k.eq_ignore_ascii_case("content-length") {
             // digits only: no sign, no list ("5, 5"), no empty value
             if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -426,6 +421,25 @@ fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
         (false, None) => Framing::Close,
     };
     Ok((status, headers, framing))
+}
+
+/// What httparse lets through and we do not: a bare CR or LF (it takes LF
+/// alone as a line end), obsolete line folding, over-long lines, a head
+/// that is not UTF-8.
+fn check_lines(head: &[u8]) -> Result<(), HttpError> {
+    let text = core::str::from_utf8(head).map_err(|_| HttpError::Malformed("head not UTF-8"))?;
+    for (i, line) in text.split("\r\n").enumerate() {
+        if line.contains(['\r', '\n']) {
+            return Err(HttpError::Malformed("bare CR or LF"));
+        }
+        if line.len() > MAX_LINE {
+            return Err(HttpError::TooLarge(if i == 0 { "status line" } else { "header line" }));
+        }
+        if i > 0 && line.starts_with([' ', '\t']) {
+            return Err(HttpError::Malformed("obsolete line folding"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -542,7 +556,28 @@ mod tests {
 
     #[test]
     fn strict_fields() {
-        let cases: [(&[u8], HttpError); 9] = [
+        let cases: [(&[u8], HttpError); 14] = [
+            (
+                b"HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\nok",
+                HttpError::Malformed("bare CR or LF"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+                HttpError::Malformed("bare CR or LF"),
+            ),
+            (
+                // httparse files a bad reason phrase under Status
+                b"HTTP/1.1 200 O\x01K\r\n\r\n",
+                HttpError::Malformed("status code"),
+            ),
+            (
+                b"HTTP/1.1 099 Early\r\n\r\n",
+                HttpError::Malformed("status code"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+                HttpError::Malformed("chunk size"),
+            ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
                 HttpError::Malformed("content-length"),

@@ -8,6 +8,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use base64ct::{Base64, Base64Unpadded, Encoding};
+
 use crate::{ecpoint, sha256};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,54 +207,21 @@ fn mpint_bits(m: &[u8]) -> u32 {
     }
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Strict standard base64: padding required to a multiple of 4, no junk,
-/// unused bits zero.
+/// Strict standard base64 (`base64ct`): padding required to a multiple of
+/// 4, no junk, unused bits zero; empty is refused.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if b.is_empty() || !b.len().is_multiple_of(4) {
+    if s.is_empty() {
         return None;
     }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in &b[..b.len() - pad] {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    if acc != 0 {
-        return None; // non-canonical: leftover bits must be zero
-    }
-    Some(out)
+    Base64::decode_vec(s).ok()
 }
 
 pub fn base64_encode(data: &[u8], pad: bool) -> String {
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = c.len();
-        let v = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= n {
-                s.push(ALPHABET[(v >> (18 - 6 * i)) as usize & 63] as char);
-            } else if pad {
-                s.push('=');
-            }
-        }
+    if pad {
+        Base64::encode_string(data)
+    } else {
+        Base64Unpadded::encode_string(data)
     }
-    s
 }
 
 #[cfg(test)]
@@ -274,6 +243,10 @@ mod tests {
         assert_eq!(base64_decode("Q!=="), None);
         assert_eq!(base64_decode("===="), None);
         assert_eq!(base64_encode(b"A", false), "QQ");
+        assert_eq!(base64_decode("QQ"), None, "padding is required");
+        assert_eq!(base64_decode("QQ==QQ=="), None, "padding only at the end");
+        assert_eq!(base64_decode("QQ==\n"), None);
+        assert_eq!(base64_decode("QUJD"), Some(b"ABC".to_vec()));
     }
 
     fn line(kind: &str, fields: &[&[u8]]) -> String {

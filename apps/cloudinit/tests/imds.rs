@@ -3,7 +3,7 @@
 //! slow (timing out) answers, truncated, oversized and chunked bodies,
 //! garbage keys, missing keys.
 
-use cloudinit::http::{HttpError, Parser};
+use cloudinit::http::HttpError;
 use cloudinit::imds::{Action, Imds, Mode, Outcome, Target};
 
 const KEY: &str =
@@ -150,18 +150,7 @@ impl Service {
 
 /// What the kernel does with the bytes: parse as they arrive, then close.
 fn parse(raw: &[u8]) -> Outcome {
-    let mut p = Parser::new();
-    for c in raw.chunks(5) {
-        match p.push(c) {
-            Ok(Some(r)) => return Outcome::Response(r),
-            Ok(None) => {}
-            Err(e) => return Outcome::Http(e),
-        }
-    }
-    match p.finish() {
-        Ok(r) => Outcome::Response(r),
-        Err(e) => Outcome::Http(e),
-    }
+    cloudinit::exchange::outcome_of(raw)
 }
 
 /// Run to completion on a simulated clock; returns the final action and the time taken.
@@ -380,8 +369,10 @@ fn key_404_is_a_final_error() {
         ),
         other => panic!("{:?}", other),
     }
-    // final: no retries, no backoff
-    assert_eq!(svc.log.len(), 3, "{:?}", svc.log);
+    // final for that key: no retries, no backoff (the optional facts are
+    // still asked for, as user-data might carry a key)
+    assert_eq!(svc.log.len(), 6, "{:?}", svc.log);
+    assert_eq!(svc.log.iter().filter(|l| l.contains("openssh-key")).count(), 1);
     assert!(t < 1_000_000_000);
 }
 

@@ -3,8 +3,9 @@
 //! bounded number of requests, inside the total timeout, never a panic.
 #![no_main]
 
-use cloudinit::http::Parser;
-use cloudinit::imds::{Action, Imds, Outcome, Target, REQUEST_TIMEOUT_NS, TOTAL_TIMEOUT_NS};
+mod common;
+
+use cloudinit::imds::{Action, Imds, Target, REQUEST_TIMEOUT_NS, TOTAL_TIMEOUT_NS};
 use cloudinit::report;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,27 +21,7 @@ fuzz_target!(|data: &[u8]| {
                 requests += 1;
                 assert!(requests < 1000, "unbounded requests");
                 now += 1_000_000;
-                let outcome = match input.next() {
-                    None | Some(0) => Outcome::ConnectFailed,
-                    Some(1) => {
-                        now += REQUEST_TIMEOUT_NS;
-                        Outcome::Timeout
-                    }
-                    Some(2) => Outcome::Reset,
-                    Some(n) => {
-                        // a response of n bytes taken from the input
-                        let raw: Vec<u8> = input.by_ref().take(n as usize).collect();
-                        let mut p = Parser::new();
-                        match p.push(&raw) {
-                            Ok(Some(r)) => Outcome::Response(r),
-                            Ok(None) => match p.finish() {
-                                Ok(r) => Outcome::Response(r),
-                                Err(e) => Outcome::Http(e),
-                            },
-                            Err(e) => Outcome::Http(e),
-                        }
-                    }
-                };
+                let outcome = common::outcome(&mut input, &mut now, 1);
                 m.on_outcome(now, outcome);
             }
             Action::Wait(t) => {
