@@ -114,7 +114,9 @@ impl<P: Platform> Appliance<P> {
         let mut seed = [0u8; 4];
         cx.random(&mut seed);
         let cloudinit = opts.cloudinit.then(|| {
-            CloudInit::new(
+            CloudInit::network(
+                &mut cx,
+                opts.ds.clone(),
                 opts.imds.clone().unwrap_or_default(),
                 boot_ns,
                 u32::from_le_bytes(seed),
@@ -203,17 +205,17 @@ impl<P: Platform> Appliance<P> {
                 let mut w = net.poll(&mut cx, now);
                 if let Some(ci) = cloudinit.as_mut() {
                     w.merge(ci.poll(net, &mut cx, now));
-                    if let (SshState::Waiting, Some(summary)) = (&*ssh, ci.summary.as_ref()) {
-                        *ssh = match Ssh::start(&mut cx, summary, opts.ssh_port, &opts.ssh_user) {
+                    if let (SshState::Waiting, Some(md)) = (&*ssh, ci.metadata.as_ref()) {
+                        *ssh = match Ssh::start(&mut cx, md, opts.ssh_port, &opts.ssh_user) {
                             Some(s) => SshState::Running(s),
                             None => SshState::Off,
                         };
                     }
-                    if let (SshState::Running(s), Some(summary)) = (&mut *ssh, ci.summary.as_ref()) {
+                    if let (SshState::Running(s), Some(md)) = (&mut *ssh, ci.metadata.as_ref()) {
                         let facts = Facts {
                             boot_ns: *boot_ns,
-                            summary,
-                            target: ci.target(),
+                            metadata: md,
+                            cloudinit: ci,
                         };
                         w.merge(s.poll(net, &mut cx, &facts, now));
                     }
@@ -274,7 +276,7 @@ fn mark_phases<P: Platform>(
             mark(Phase::Address);
         }
     }
-    if cloudinit.as_ref().is_some_and(|c| c.summary.is_some()) {
+    if cloudinit.as_ref().is_some_and(|c| c.metadata.is_some()) {
         mark(Phase::Metadata);
     }
     if matches!(ssh, SshState::Running(_)) {

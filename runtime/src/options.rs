@@ -1,5 +1,5 @@
 //! The boot command line as typed options: `ip=10.0.0.2/24 gw=10.0.0.1
-//! imds=http://host:port selftest=NAME cloudinit=on|off ssh=on|off
+//! imds=http://host:port ds=NAME[;s=URL] selftest=NAME cloudinit=on|off ssh=on|off
 //! ssh_port=N ssh_user=NAME bench=on|off`. Strict: a value
 //! that does not parse, a key given twice or a gateway without an address
 //! is an error naming the word; keys we do not know are kept, in order, for
@@ -14,6 +14,7 @@ use core::fmt::{self, Write};
 use cloudinit::addr::{parse_decimal, parse_ipv4};
 use cloudinit::report;
 use cloudinit::imds::Target;
+use cloudinit::select::{parse_ds, Ds};
 
 /// Words on the line we look at; xl limits the command line to 1 KiB anyway.
 pub const MAX_WORDS: usize = 64;
@@ -78,6 +79,10 @@ pub struct Options {
     pub gw: Option<[u8; 4]>,
     /// Metadata service; None means the default (169.254.169.254:80).
     pub imds: Option<Target>,
+    /// `ds=` (cloud-init's spelling; `datasource=` the same): which source
+    /// to use. None: a seed disk if there is one, else cloud-init's own
+    /// selection over the network.
+    pub ds: Option<Ds>,
     pub selftest: Option<Selftest>,
     /// `cloudinit=off` brings the network up without fetching metadata.
     pub cloudinit: bool,
@@ -99,6 +104,7 @@ impl Default for Options {
             ip: None,
             gw: None,
             imds: None,
+            ds: None,
             selftest: None,
             cloudinit: true,
             ssh: true,
@@ -125,6 +131,8 @@ pub enum OptionError {
     /// The gateway is not on the address's subnet, or is the address itself.
     GatewayUnreachable,
     TooManyWords,
+    /// `ds=`/`datasource=` that cloud-init's rules refuse.
+    BadDatasource { value: String, why: String },
 }
 
 impl fmt::Display for OptionError {
@@ -139,14 +147,17 @@ impl fmt::Display for OptionError {
                 f.write_str("gw= is not another host on the ip= subnet")
             }
             OptionError::TooManyWords => write!(f, "more than {} words", MAX_WORDS),
+            OptionError::BadDatasource { value, why } => write!(f, "bad ds={:?}: {}", value, why),
         }
     }
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 11] = [
     "ip",
     "gw",
     "imds",
+    "ds",
+    "datasource",
     "selftest",
     "cloudinit",
     "ssh",
@@ -204,6 +215,15 @@ pub fn parse(line: &str) -> Result<Options, OptionError> {
             "gw" => o.gw = Some(parse_host(value).map_err(bad)?),
             "imds" => {
                 o.imds = Some(Target::parse(value).ok_or_else(|| bad("http://a.b.c.d[:port]"))?)
+            }
+            "ds" | "datasource" => {
+                if o.ds.is_some() {
+                    return Err(OptionError::Duplicate("ds"));
+                }
+                o.ds = Some(parse_ds(value).map_err(|why| OptionError::BadDatasource {
+                    value: value.into(),
+                    why,
+                })?)
             }
             "selftest" => {
                 let t = Selftest::ALL.iter().find(|(name, _)| *name == value);
@@ -306,6 +326,16 @@ mod tests {
         assert_eq!(unknown_options(&parse("").unwrap()), None);
         let e = parse("gw=1.2.3.4").unwrap_err();
         assert_eq!(options_error(&e), "options: error reason=\"gw= needs ip=\"");
+    }
+
+    #[test]
+    fn datasource_options() {
+        assert_eq!(parse("ds=ec2").unwrap().ds, Some(Ds::Ec2));
+        assert_eq!(parse("datasource=openstack").unwrap().ds, Some(Ds::OpenStack));
+        let o = parse("ds=nocloud-net;s=http://10.0.0.1:8000/seed/").unwrap();
+        assert!(matches!(o.ds, Some(Ds::NoCloud { seed: Some(_), .. })));
+        assert_eq!(parse("ds=ec2 datasource=ec2"), Err(OptionError::Duplicate("ds")));
+        assert!(matches!(parse("ds=azure"), Err(OptionError::BadDatasource { .. })));
     }
 
     #[test]

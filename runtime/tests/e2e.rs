@@ -39,7 +39,7 @@ fn boots_fetches_the_key_and_answers_ssh() {
     w.boot_to_ssh();
     let lease = w.line("dhcp: lease ").unwrap();
     assert!(lease.starts_with("dhcp: lease ip=10.0.0.50/24 router=10.0.0.1 "), "{}", lease);
-    assert!(w.has_line("imds: mode=v2 requests=5 retries=0 "), "{}", w.dump());
+    assert!(w.has_line("imds: mode=v2 requests=6 retries=0 "), "{}", w.dump());
     assert_eq!(w.line("ssh-key: ").unwrap(), format!("ssh-key: {}", KEY));
     assert!(w.has_line("cloudinit: done elapsed_ms="));
     assert!(w.has_line("ssh: listening port=22 user=admin keys=1 sessions=4 rng=sim "));

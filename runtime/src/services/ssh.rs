@@ -14,7 +14,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use cloudinit::fetch::{self, Fetch};
-use cloudinit::imds::{Summary, Target};
+use cloudinit::source::Metadata;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use sshd::auth::{AuthorizedKey, Limits, Policy};
@@ -39,8 +39,8 @@ const TX_BUF: usize = 16384;
 /// What the commands report about the rest of the appliance.
 pub struct Facts<'a> {
     pub boot_ns: u64,
-    pub summary: &'a Summary,
-    pub target: &'a Target,
+    pub metadata: &'a Metadata,
+    pub cloudinit: &'a crate::services::cloudinit::CloudInit,
 }
 
 struct Slot {
@@ -55,7 +55,6 @@ struct Slot {
 /// A `metadata PATH` command in flight (one at a time).
 struct MetaFetch {
     slot: usize,
-    target: Target,
     fetch: Fetch,
     conn: Option<HttpConn>,
 }
@@ -90,17 +89,23 @@ fn listen_socket<N: Nic>(net: &mut Net<N>, port: u16) -> SocketHandle {
 impl Ssh {
     /// The host key from the hardware RNG, the policy from the fetched
     /// key(s). None (with the reason printed) when SSH cannot run.
-    pub fn start<P: Platform>(cx: &mut Cx<'_, P>, summary: &Summary, port: u16, user: &str) -> Option<Ssh> {
-        let keys: Vec<AuthorizedKey> = match AuthorizedKey::from_public(&summary.key) {
-            Ok(k) => vec![k],
-            Err(kind) => {
-                cx.say(&format!(
-                    "ssh: error reason={}",
-                    quoted(&format!("the metadata key is {}: only ssh-ed25519 keys can log in", kind))
-                ));
-                return None;
+    pub fn start<P: Platform>(cx: &mut Cx<'_, P>, md: &Metadata, port: u16, user: &str) -> Option<Ssh> {
+        let mut keys: Vec<AuthorizedKey> = Vec::new();
+        for k in &md.keys {
+            match AuthorizedKey::from_public(&k.key) {
+                Ok(a) => keys.push(a),
+                Err(kind) => cx.say(&format!(
+                    "ssh: skipped key={} type={} origin={} reason=\"this key type cannot log in here\"",
+                    k.key.fingerprint(),
+                    quoted(&kind),
+                    quoted(&k.origin)
+                )),
             }
-        };
+        }
+        if keys.is_empty() {
+            cx.say("ssh: error reason=\"no key from the metadata can log in: no SSH\"");
+            return None;
+        }
         let mut seed = [0u8; 32];
         let Some(rng) = cx.random(&mut seed) else {
             cx.say("ssh: error reason=\"no healthy hardware random number generator (RDSEED/RDRAND): no host key, no SSH\"");
@@ -306,14 +311,14 @@ impl Ssh {
                 Request::Metadata(path) => {
                     if self.fetch.is_some() {
                         conn.answer("metadata: another fetch is in flight, try again");
-                    } else {
-                        let mode = facts.summary.mode;
+                    } else if let Some(fetch) = facts.cloudinit.fetch(&path) {
                         self.fetch = Some(MetaFetch {
                             slot: i,
-                            target: facts.target.clone(),
-                            fetch: Fetch::new(facts.target, mode, &path),
+                            fetch,
                             conn: None,
                         });
+                    } else {
+                        conn.answer("metadata: this datasource has no metadata service to ask");
                     }
                 }
                 Request::Poweroff | Request::Reboot => {
@@ -414,7 +419,8 @@ impl Ssh {
         }
         match f.fetch.next() {
             fetch::Step::Request(bytes) => {
-                f.conn = Some(HttpConn::open(net, &f.target, bytes, now));
+                let to = f.fetch.target().clone();
+                f.conn = Some(HttpConn::open(net, &to, bytes, now));
                 false
             }
             fetch::Step::Done(result) => {

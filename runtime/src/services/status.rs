@@ -9,6 +9,7 @@ use sshd::Request;
 
 use crate::net::{mac_string, Net, Nic};
 use crate::services::ssh::Facts;
+use crate::report::quoted;
 use crate::{Cx, Platform, VERSION};
 
 pub fn answer<N: Nic, P: Platform>(
@@ -31,10 +32,10 @@ pub fn answer<N: Nic, P: Platform>(
     let counters = crate::net::counters_line(&net.nic.counters());
     match req {
         Request::Status => {
-            let s = facts.summary;
+            let md = facts.metadata;
             let m = cx.host.memory();
-            format!(
-                "appliance version={} uptime_s={} mem_total_kib={} heap_kib={} heap_free_kib={}\naddress={} gateway={} config={}\nimds={} target=http://{} instance-id={} local-hostname={}\nkey={} type={} comment={}\nssh logins={}\n{}",
+            let mut text = format!(
+                "appliance version={} uptime_s={} mem_total_kib={} heap_kib={} heap_free_kib={}\naddress={} gateway={} config={} mtu={}\ndatasource={} {} instance-id={} hostname={}\n",
                 VERSION,
                 now.saturating_sub(facts.boot_ns) / 1_000_000_000,
                 m.total_kib,
@@ -43,16 +44,23 @@ pub fn answer<N: Nic, P: Platform>(
                 addr,
                 gw,
                 how,
-                s.mode.name(),
-                facts.target.host(),
-                cloudinit::report::value(s.instance_id.as_deref().unwrap_or("-")),
-                cloudinit::report::value(s.hostname.as_deref().unwrap_or("-")),
-                s.key.fingerprint(),
-                s.key.kind,
-                cloudinit::report::value(&s.key.comment),
-                logins,
-                counters
-            )
+                net.mtu(),
+                md.source,
+                md.detail,
+                quoted(md.instance_id.as_deref().unwrap_or("-")),
+                quoted(md.hostname.as_deref().unwrap_or("-")),
+            );
+            for k in &md.keys {
+                text.push_str(&format!(
+                    "key={} type={} comment={} origin={}\n",
+                    k.key.fingerprint(),
+                    k.key.kind,
+                    quoted(&k.key.comment),
+                    quoted(&k.origin)
+                ));
+            }
+            text.push_str(&format!("ssh logins={}\n{}", logins, counters));
+            text
         }
         Request::Ifconfig => format!(
             "vif0 device={} mac={} mtu={}\n    inet {} gateway {} ({})\n    {}",
