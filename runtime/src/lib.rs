@@ -26,6 +26,7 @@ pub mod options;
 pub mod phases;
 pub mod platform;
 pub mod report;
+pub mod seed;
 pub mod services;
 pub mod vif;
 pub mod wake;
@@ -103,7 +104,7 @@ impl<P: Platform> Appliance<P> {
     /// Everything is started by the first `poll`. XenStore must be
     /// connected and `control/` set up (the kernel does that before any
     /// selftest).
-    pub fn new(mut host: P, mut xen: Xen<P>, opts: Options, boot_ns: u64) -> Self {
+    pub fn new(mut host: P, mut xen: Xen<P>, mut opts: Options, boot_ns: u64) -> Self {
         let mut stopped = false;
         let mut cx = Cx {
             host: &mut host,
@@ -113,15 +114,9 @@ impl<P: Platform> Appliance<P> {
         Vif::watch(&mut cx);
         let mut seed = [0u8; 4];
         cx.random(&mut seed);
-        let cloudinit = opts.cloudinit.then(|| {
-            CloudInit::network(
-                &mut cx,
-                opts.ds.clone(),
-                opts.imds.clone().unwrap_or_default(),
-                boot_ns,
-                u32::from_le_bytes(seed),
-            )
-        });
+        let cloudinit = opts
+            .cloudinit
+            .then(|| datasource(&mut cx, &mut opts, boot_ns, u32::from_le_bytes(seed)));
         let bench = opts.bench.then(|| Bench::new(&mut cx));
         let ssh = if opts.ssh && opts.cloudinit {
             SshState::Waiting
@@ -253,6 +248,36 @@ impl<P: Platform> Appliance<P> {
             next = Some(now.saturating_add(STALL_SLEEP_NS));
         }
         next
+    }
+}
+
+/// Where the instance's configuration comes from: a network source the
+/// command line names wins; else a seed disk (whose `network-config` may
+/// give the address, unless `ip=` did); else cloud-init's own selection
+/// over the network.
+fn datasource<P: Platform>(cx: &mut Cx<'_, P>, opts: &mut Options, boot_ns: u64, seed: u32) -> CloudInit {
+    use cloudinit::select::Ds;
+    let target = opts.imds.clone().unwrap_or_default();
+    let disk_overrides = match &opts.ds {
+        Some(ds) if ds.is_network() => return CloudInit::network(cx, opts.ds.clone(), target, boot_ns, seed),
+        Some(Ds::NoCloud { overrides, .. }) => Some(overrides.clone()),
+        _ => None,
+    };
+    let wants_disk = disk_overrides.is_some();
+    match seed::find(cx, &disk_overrides.unwrap_or_default()) {
+        Some(s) => {
+            if let (Some(cloudinit::netconfig::NetConfig::Static { addr, prefix_len, gateway }), None) = (s.network, opts.ip) {
+                opts.ip = Some(options::Ipv4Cidr { addr, prefix_len });
+                opts.gw = gateway;
+                cx.say("net: address from the seed's network-config");
+            }
+            CloudInit::from_seed(cx, s.metadata, boot_ns, cx.host.now_ns())
+        }
+        None if wants_disk => {
+            // ds=nocloud without s=: the seed had to be a disk
+            CloudInit::network(cx, opts.ds.clone(), target, boot_ns, seed)
+        }
+        None => CloudInit::network(cx, None, target, boot_ns, seed),
     }
 }
 

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use runtime::options::{self, Options};
 use runtime::{Appliance, KernelCounters, MemStats, Platform, Power, Xen};
 use xenabi::hal::Clock;
+use xensim::blkback::SimBlkback;
 use xensim::netback::SimNetback;
 use xensim::peer::{HttpRequest, Peer};
 use xensim::xenstored::Xenstored;
@@ -43,6 +44,7 @@ pub struct Record {
 pub struct SimWait {
     xsd: Rc<RefCell<Xenstored>>,
     nb: Rc<RefCell<SimNetback>>,
+    bb: Rc<RefCell<Option<SimBlkback>>>,
     clock: SimClock,
 }
 
@@ -51,6 +53,9 @@ impl Wait for SimWait {
     fn wait(&mut self, deadline_ns: u64) {
         self.xsd.borrow_mut().process();
         self.nb.borrow_mut().step();
+        if let Some(bb) = self.bb.borrow_mut().as_mut() {
+            bb.step();
+        }
         self.xsd.borrow_mut().process();
         let step = MS.min(deadline_ns.saturating_sub(self.clock.now_ns()).max(1));
         self.clock.advance(step);
@@ -163,6 +168,11 @@ fn new_vif(xsd: &Rc<RefCell<Xenstored>>, gt: &SimGrantTable, evt: &SimEvtchn) ->
 
 impl World {
     pub fn new(cmdline: &str) -> World {
+        World::with_disk(cmdline, None)
+    }
+
+    /// With a block device (xvdb) holding `image`, as `disk = [...]` gives.
+    pub fn with_disk(cmdline: &str, image: Option<Vec<u8>>) -> World {
         let opts: Options = options::parse(cmdline).expect("options");
         let clock = SimClock::new();
         clock.set(1_000 * S); // Xen system time is not 0 at boot
@@ -176,9 +186,21 @@ impl World {
             .tool_write(&format!("/local/domain/{}/domid", DOMID), format!("{}", DOMID).as_bytes());
         let nb = new_vif(&xsd, &gt, &evt);
         let nb = Rc::new(RefCell::new(nb));
+        let bb = Rc::new(RefCell::new(image.map(|img| {
+            let b = SimBlkback::attach(xsd.clone(), gt.clone(), evt.clone(), DOMID, 51728, img);
+            let front = format!("/local/domain/{}/device/vbd/51728", DOMID);
+            for k in ["backend", "backend-id", "virtual-device", "device-type", "state"] {
+                xsd.borrow_mut()
+                    .tool_set_perms(&format!("{}/{}", front, k), &[(DOMID, 'n'), (0, 'r')]);
+            }
+            xsd.borrow_mut()
+                .tool_write(&format!("/local/domain/0/backend/vbd/{}/51728/dev", DOMID), b"xvdb");
+            b
+        })));
         let wait = SimWait {
             xsd: xsd.clone(),
             nb: nb.clone(),
+            bb: bb.clone(),
             clock: clock.clone(),
         };
         let mut store = Client::new(page, wait);
