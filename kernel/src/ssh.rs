@@ -87,7 +87,7 @@ impl Ssh {
             Ok(k) => vec![k],
             Err(kind) => {
                 println!(
-                    "ssh: error reason=\"the metadata key is {}: only ssh-ed25519 keys can log in\"",
+                    "ssh: error reason=\"the metadata key is {}: only ssh-ed25519, ssh-rsa and ecdsa-sha2-nistp256 keys can log in\"",
                     kind
                 );
                 return None;
@@ -214,7 +214,14 @@ impl Ssh {
                     .remote_endpoint()
                     .map(|e| format!("{}", e))
                     .unwrap_or_else(|| "?".into());
-                slot.conn = Some(Connection::new(now));
+                // Fresh randomness per connection: its ephemeral key, cookie, padding.
+                let mut seed = [0u8; 32];
+                if !rng::fill(&mut seed) {
+                    println!("ssh: error reason=\"the hardware random number generator failed\" from={}", slot.peer);
+                    sock.abort();
+                    return None;
+                }
+                slot.conn = Some(Connection::new(now, seed));
                 println!("ssh: connect from={} slot={}", slot.peer, i);
             } else if !sock.is_open() {
                 let _ = sock.listen(self.port);
@@ -251,7 +258,7 @@ impl Ssh {
             match req {
                 Request::Metadata(path) => {
                     if self.fetch.is_some() {
-                        conn.answer("metadata: another fetch is in flight, try again");
+                        conn.answer("metadata: another fetch is in flight, try again", 1);
                     } else {
                         let mode = facts.summary.mode;
                         self.fetch = Some(MetaFetch {
@@ -268,13 +275,13 @@ impl Ssh {
                     } else {
                         (Reason::Reboot, "rebooting")
                     };
-                    conn.answer(text);
+                    conn.answer(text, 0);
                     println!("ssh: {} from={}", text, slot.peer);
                     self.power = Some((reason, now + POWER_GRACE_NS));
                 }
                 other => {
                     let text = answer(&other, net, facts, self.logins, now);
-                    conn.answer(&text);
+                    conn.answer(&text, 0);
                 }
             }
             conn.poll(&self.policy, &self.hostkey, now);
@@ -330,8 +337,9 @@ impl Ssh {
             return Some(now + 10_000_000); // the socket's buffer is full: retry soon
         }
         if sock.can_recv() && conn.closed().is_none() {
-            // sunset took no more input until its output drained (key
-            // exchange): no new packet may come to wake us, so come back.
+            // The connection took no more input (its output waits for the
+            // peer, or a failure delay runs): no new packet may come to
+            // wake us, so come back.
             return Some(now + 10_000_000);
         }
         next
@@ -360,15 +368,15 @@ impl Ssh {
                 false
             }
             fetch::Step::Done(result) => {
-                let text = match result {
-                    Ok(body) => body,
-                    Err(e) => format!("metadata: error: {}", e),
+                let (text, status) = match result {
+                    Ok(body) => (body, 0),
+                    Err(e) => (format!("metadata: error: {}", e), 1),
                 };
                 let slot = f.slot;
                 self.fetch = None;
                 match self.slots.get_mut(slot).and_then(|s| s.conn.as_mut()) {
                     Some(c) => {
-                        c.answer(&text);
+                        c.answer(&text, status);
                         true
                     }
                     None => false,
