@@ -87,7 +87,7 @@ fn names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The client's first choice we also support (RFC 4253 §7.1).
-fn choose<'a, T>(client: &'a [u8], ours: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+fn choose<T>(client: &[u8], ours: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
     names(client).find_map(ours)
 }
 

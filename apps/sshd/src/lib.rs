@@ -23,6 +23,10 @@ pub mod packet;
 pub mod pubkey;
 pub mod rng;
 pub mod shell;
+#[cfg(any(test, feature = "test-client"))]
+pub mod testclient;
+#[cfg(test)]
+mod tests;
 pub mod transport;
 pub mod userauth;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! The binary packet protocol (RFC 4253 §6): framing, padding, sequence
 //! numbers, and the cipher of each direction.
 //!
-//! Incoming bytes wait in one bounded buffer; `Receiver::next` takes one
+//! Incoming bytes wait in one bounded buffer; `Receiver::next_packet` takes one
 //! whole packet off its front at a time, so the caller can change keys
 //! between two packets (NEWKEYS) before the next one is decrypted.
 
@@ -72,7 +72,7 @@ impl Receiver {
 
     /// The payload of the next whole packet, if it is all here; an error
     /// is fatal to the connection.
-    pub fn next(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+    pub fn next_packet(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         let len = match self.length {
             Some(l) => l,
             None => {
@@ -189,7 +189,7 @@ mod tests {
             let mut got = Vec::new();
             for chunk in wire.chunks(13) {
                 assert_eq!(rx.push(chunk), chunk.len());
-                while let Some(p) = rx.next().unwrap() {
+                while let Some(p) = rx.next_packet().unwrap() {
                     got.push(p);
                 }
             }
@@ -209,15 +209,15 @@ mod tests {
                 bad[i] ^= 0x01;
                 let (_, mut rx) = pair(Some(alg));
                 rx.push(&bad);
-                assert_eq!(rx.next(), Err(FrameError::BadTag), "{:?} byte {}", alg, i);
+                assert_eq!(rx.next_packet(), Err(FrameError::BadTag), "{:?} byte {}", alg, i);
             }
             // a replayed packet fails: the nonce (sequence number, or GCM's
             // invocation counter) has moved on
             let (_, mut rx) = pair(Some(alg));
             rx.push(&wire);
             rx.push(&wire);
-            assert!(rx.next().unwrap().is_some());
-            assert!(rx.next().is_err(), "{:?}", alg);
+            assert!(rx.next_packet().unwrap().is_some());
+            assert!(rx.next_packet().is_err(), "{:?}", alg);
         }
     }
 
@@ -241,12 +241,12 @@ mod tests {
         for (bytes, want) in cases {
             let mut rx = Receiver::default();
             rx.push(&bytes);
-            assert_eq!(rx.next(), Err(want), "{:02x?}", &bytes[..5]);
+            assert_eq!(rx.next_packet(), Err(want), "{:02x?}", &bytes[..5]);
         }
         // a good plain packet, and the buffer bound
         let mut rx = Receiver::default();
         rx.push(&plain(12, 10, 12));
-        assert_eq!(rx.next(), Ok(Some(alloc::vec![0])));
+        assert_eq!(rx.next_packet(), Ok(Some(alloc::vec![0])));
         assert_eq!(rx.push(&alloc::vec![0; RECV_BUFFER + 10]), RECV_BUFFER);
     }
 

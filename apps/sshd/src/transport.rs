@@ -180,7 +180,7 @@ impl Transport {
             return self.version_line();
         }
         let seq = self.rx.seq;
-        let payload = match self.rx.next() {
+        let payload = match self.rx.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => return Ok(Step::Wait),
             Err(e @ FrameError::BadTag) => return Err(Fatal::new(reason::MAC_ERROR, e.reason())),
