@@ -78,6 +78,7 @@ pub fn open_failure(sender: u32, code: u32, why: &str) -> Vec<u8> {
     m
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub struct Channel {
     peer_id: u32,
     /// Bytes we may still send.

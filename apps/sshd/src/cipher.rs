@@ -67,6 +67,7 @@ impl Algorithm {
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadTag;
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub enum Cipher {
     /// Before the first NEWKEYS.
     Plain,

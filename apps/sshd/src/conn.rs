@@ -78,6 +78,7 @@ enum Mode {
 
 /// The session: prompt, line editing, output for the channel, the request
 /// the host is working on.
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 struct Session {
     pty: bool,
     mode: Mode,
@@ -96,6 +97,7 @@ struct Session {
     notes: Vec<Note>,
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub struct Connection {
     t: Transport,
     chan: Option<Channel>,

@@ -37,6 +37,7 @@ impl FrameError {
     }
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub struct Receiver {
     pub cipher: Cipher,
     /// Sequence number of the next packet.
@@ -112,6 +113,7 @@ impl Receiver {
     }
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub struct Sender {
     pub cipher: Cipher,
     /// Sequence number of the next packet.

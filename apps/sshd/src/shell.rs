@@ -107,6 +107,7 @@ pub enum Key {
 
 /// Line editing for a pty session: printable ASCII, backspace, Ctrl-C
 /// (drop the line), Ctrl-U (erase the line), Ctrl-D on an empty line.
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 #[derive(Default)]
 pub struct LineEditor {
     line: Vec<u8>,

@@ -5,10 +5,11 @@
 
 use alloc::vec::Vec;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::Signer;
+pub use ed25519_dalek::SigningKey;
 use x25519_dalek::{x25519, X25519_BASEPOINT_BYTES};
 
-use crate::auth::Policy;
+use crate::auth::{AuthorizedKey, Limits, Policy};
 use crate::cipher::Algorithm;
 use crate::conn::Connection;
 use crate::hostkey::{ed25519_blob, HostKey};
@@ -21,6 +22,18 @@ use crate::userauth::signed_data;
 use crate::wire::{Reader, Writer};
 
 pub const VERSION: &[u8] = b"SSH-2.0-testclient";
+
+/// The policy that lets user `admin` in with `key`.
+pub fn policy_for(key: &SigningKey) -> Policy {
+    let blob = ed25519_blob(&key.verifying_key().to_bytes());
+    let line = alloc::format!("ssh-ed25519 {}", cloudinit::sshkey::base64_encode(&blob, true));
+    let parsed = cloudinit::sshkey::parse(&line).expect("our own key line");
+    Policy {
+        user: "admin".into(),
+        keys: alloc::vec![AuthorizedKey::from_public(&parsed).expect("an ed25519 key")],
+        limits: Limits::default(),
+    }
+}
 
 /// How the client's KEXINIT reads.
 #[derive(Clone, Copy)]
@@ -40,6 +53,7 @@ impl Default for Offer {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     rx: Receiver,
     tx: Sender,

@@ -4,14 +4,12 @@
 
 use alloc::vec::Vec;
 
-use ed25519_dalek::SigningKey;
-
-use crate::auth::{AuthorizedKey, Limits, Policy};
+use crate::auth::Policy;
 use crate::cipher::{Algorithm, OFFERED};
 use crate::conn::Connection;
-use crate::hostkey::{ed25519_blob, HostKey};
+use crate::hostkey::HostKey;
 use crate::msg;
-use crate::testclient::{kexinit, Client, Offer};
+use crate::testclient::{kexinit, policy_for, Client, Offer, SigningKey};
 use crate::wire::{Reader, Writer};
 use crate::{Note, Request};
 
@@ -25,14 +23,7 @@ struct World {
 
 fn world() -> World {
     let user_key = SigningKey::from_bytes(&[21; 32]);
-    let blob = ed25519_blob(&user_key.verifying_key().to_bytes());
-    let line = alloc::format!("ssh-ed25519 {}", cloudinit::sshkey::base64_encode(&blob, true));
-    let key = AuthorizedKey::from_public(&cloudinit::sshkey::parse(&line).unwrap()).unwrap();
-    let policy = Policy {
-        user: "admin".into(),
-        keys: alloc::vec![key],
-        limits: Limits::default(),
-    };
+    let policy = policy_for(&user_key);
     let mut conn = Connection::new(0, [1; 32]);
     let cl = Client::start(&mut conn, [2; 32]);
     World {

@@ -69,6 +69,7 @@ pub enum Step {
     Message(Vec<u8>, u32),
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 enum Kex {
     /// Our KEXINIT is out; the client's is awaited.
     AwaitKexinit,
@@ -81,6 +82,7 @@ enum Kex {
     Done,
 }
 
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 pub struct Transport {
     rx: Receiver,
     tx: Sender,
