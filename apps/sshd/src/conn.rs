@@ -213,13 +213,16 @@ impl Connection {
             return;
         };
         self.s.request_taken = false;
-        let cut = text.len() > MAX_ANSWER;
-        let shown = text.get(..MAX_ANSWER).unwrap_or(text);
+        let mut end = text.len().min(MAX_ANSWER);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let shown = &text[..end];
         self.s.write(shown.as_bytes());
-        if !text.ends_with('\n') {
+        if !shown.ends_with('\n') {
             self.s.write(b"\n");
         }
-        if cut {
+        if end < text.len() {
             self.s.write(b"(output cut)\n");
         }
         match req {

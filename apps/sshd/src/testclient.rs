@@ -65,6 +65,8 @@ pub struct Client {
     server_version: Vec<u8>,
     /// A NEWKEYS came in: nothing after it is decrypted until the keys change.
     hold: bool,
+    /// Bytes from the server not yet in the (bounded) receiver.
+    wire_in: Vec<u8>,
 }
 
 pub fn kexinit(offer: Offer, cookie: [u8; 16]) -> Vec<u8> {
@@ -98,6 +100,7 @@ impl Client {
             inbox: Vec::new(),
             server_version: Vec::new(),
             hold: false,
+            wire_in: Vec::new(),
         };
         let mut line = VERSION.to_vec();
         line.extend_from_slice(b"\r\n");
@@ -141,11 +144,21 @@ impl Client {
                 data = &data[end + 2..];
             }
         }
-        self.rx.push(data);
+        self.wire_in.extend_from_slice(data);
+        self.decode();
+    }
+
+    fn decode(&mut self) {
         while !self.hold {
-            let Ok(Some(p)) = self.rx.next_packet() else { break };
-            self.hold = p.first() == Some(&msg::NEWKEYS);
-            self.inbox.push(p);
+            let n = self.rx.push(&self.wire_in);
+            self.wire_in.drain(..n);
+            match self.rx.next_packet() {
+                Ok(Some(p)) => {
+                    self.hold = p.first() == Some(&msg::NEWKEYS);
+                    self.inbox.push(p);
+                }
+                _ => break,
+            }
         }
     }
 
@@ -211,6 +224,7 @@ impl Client {
         if offer.strict {
             self.tx.seq = 0;
         }
+        self.decode();
         self.pump(conn, policy, hk);
     }
 

@@ -386,3 +386,26 @@ fn the_client_disconnecting_sends_nothing_back() {
     assert_eq!(w.conn.closed(), Some("client disconnected"));
     assert_eq!(w.received(), Vec::<u8>::new());
 }
+
+#[test]
+fn a_long_answer_is_cut_even_inside_a_character() {
+    let mut w = world();
+    w.session();
+    w.exec("log");
+    w.conn.take_request().unwrap();
+    // 'é' is two bytes: byte MAX_ANSWER falls inside one
+    let text = alloc::format!("x{}", "é".repeat(crate::conn::MAX_ANSWER));
+    w.conn.answer(&text, 0);
+    for _ in 0..8 {
+        let mut adj = alloc::vec![msg::CHANNEL_WINDOW_ADJUST];
+        adj.put_u32(0);
+        adj.put_u32(1 << 20);
+        w.send(&adj);
+    }
+    let data: Vec<u8> = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA))
+        .flat_map(|m| m[9..].to_vec())
+        .collect();
+    assert!(data.len() <= crate::conn::MAX_ANSWER + 20, "{}", data.len());
+    assert!(data.ends_with(b"\n(output cut)\n"), "{} {:?}", data.len(), alloc::string::String::from_utf8_lossy(&data[data.len().saturating_sub(30)..]));
+    assert!(core::str::from_utf8(&data).is_ok(), "cut on a character boundary");
+}
