@@ -281,27 +281,21 @@ mod tests {
         // the same secret with the top bit set exercises the mpint's leading zero
         let mut k_high = k;
         k_high[0] = 0xca;
-        let h = exchange_hash(&HashInput {
-            v_c: b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6",
-            v_s: b"SSH-2.0-appliance",
-            i_c: b"\x14client-kexinit",
-            i_s: b"\x14server-kexinit",
-            k_s: b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            q_c: &q_c,
-            q_s: &q_s,
-            k: &k,
-        });
+        let hash = |k: &[u8; 32]| {
+            exchange_hash(&HashInput {
+                v_c: b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6",
+                v_s: b"SSH-2.0-appliance",
+                i_c: b"\x14client-kexinit",
+                i_s: b"\x14server-kexinit",
+                k_s: b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                q_c: &q_c,
+                q_s: &q_s,
+                k,
+            })
+        };
+        let h = hash(&k);
         assert_eq!(h.to_vec(), hex(KAT_H));
-        let h_high = exchange_hash(&HashInput {
-            v_c: b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6",
-            v_s: b"SSH-2.0-appliance",
-            i_c: b"\x14client-kexinit",
-            i_s: b"\x14server-kexinit",
-            k_s: b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            q_c: &q_c,
-            q_s: &q_s,
-            k: &k_high,
-        });
+        let h_high = hash(&k_high);
         assert_eq!(h_high.to_vec(), hex(KAT_H_HIGH));
         // 64 bytes: two hash blocks, the second from K || H || K1
         assert_eq!(derive(&k, &h, b'C', &h, 64), hex(KAT_KEY_C));

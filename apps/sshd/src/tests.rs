@@ -79,6 +79,13 @@ impl World {
     }
 }
 
+fn window_adjust(n: u32) -> Vec<u8> {
+    let mut m = alloc::vec![msg::CHANNEL_WINDOW_ADJUST];
+    m.put_u32(0);
+    m.put_u32(n);
+    m
+}
+
 fn exit_status(m: &[u8]) -> Option<u32> {
     let mut r = Reader::new(m);
     r.u8().ok()?;
@@ -170,10 +177,7 @@ fn output_respects_the_clients_window_and_packet_size() {
     assert!(data.iter().all(|m| m.len() - 9 <= 4), "max packet");
     assert_eq!(data.iter().map(|m| m.len() - 9).sum::<usize>(), 10, "window");
     assert!(w.cl.take(msg::CHANNEL_EOF).is_none(), "not before the output is out");
-    let mut adj = alloc::vec![msg::CHANNEL_WINDOW_ADJUST];
-    adj.put_u32(0);
-    adj.put_u32(100);
-    w.send(&adj);
+    w.send(&window_adjust(100));
     let rest: usize = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA)).map(|m| m.len() - 9).sum();
     assert_eq!(rest, 7, "the rest: 6 bytes and the newline");
     assert!(w.cl.take(msg::CHANNEL_EOF).is_some());
@@ -397,10 +401,7 @@ fn a_long_answer_is_cut_even_inside_a_character() {
     let text = alloc::format!("x{}", "é".repeat(crate::conn::MAX_ANSWER));
     w.conn.answer(&text, 0);
     for _ in 0..8 {
-        let mut adj = alloc::vec![msg::CHANNEL_WINDOW_ADJUST];
-        adj.put_u32(0);
-        adj.put_u32(1 << 20);
-        w.send(&adj);
+        w.send(&window_adjust(1 << 20));
     }
     let data: Vec<u8> = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA))
         .flat_map(|m| m[9..].to_vec())

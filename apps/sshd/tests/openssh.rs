@@ -184,6 +184,12 @@ fn drive(
     }
 }
 
+/// A server for one new ed25519 key, and that key's private file.
+fn one_key_server(name: &str, seed: u8) -> (PathBuf, Server) {
+    let (key, public) = keygen(&tmpdir(name), "good", "ed25519");
+    (key, serve(policy_for(&[&public]), [seed; 32]))
+}
+
 fn policy_for(publics: &[&str]) -> Policy {
     let keys = publics
         .iter()
@@ -391,9 +397,7 @@ fn every_key_type_logs_in_and_a_wrong_key_of_each_is_refused() {
 
 #[test]
 fn interactive_prompt_exit_ends_with_status_zero() {
-    let d = tmpdir("shell");
-    let (key, public) = keygen(&d, "good", "ed25519");
-    let srv = serve(policy_for(&[&public]), [5u8; 32]);
+    let (key, srv) = one_key_server("shell", 5);
     let mut s = Ssh::new(srv.port, &key, &[]);
     s.tty = true;
     s.stdin = vec![(0, "help\rifconfig\rlog\rbogus\rexit\r")];
@@ -413,9 +417,7 @@ fn interactive_prompt_exit_ends_with_status_zero() {
 
 #[test]
 fn keepalives_are_answered_and_the_session_stays_up() {
-    let d = tmpdir("alive");
-    let (key, public) = keygen(&d, "good", "ed25519");
-    let srv = serve(policy_for(&[&public]), [10u8; 32]);
+    let (key, srv) = one_key_server("alive", 10);
     let mut s = Ssh::new(srv.port, &key, &[])
         .opt("ServerAliveInterval=1")
         .opt("ServerAliveCountMax=2");
@@ -432,9 +434,7 @@ fn keepalives_are_answered_and_the_session_stays_up() {
 
 #[test]
 fn each_offered_cipher_works_and_strict_kex_is_negotiated() {
-    let d = tmpdir("ciphers");
-    let (key, public) = keygen(&d, "good", "ed25519");
-    let srv = serve(policy_for(&[&public]), [11u8; 32]);
+    let (key, srv) = one_key_server("ciphers", 11);
     for cipher in sshd::cipher::OFFERED.iter().map(|c| c.name()) {
         let o = Ssh::new(srv.port, &key, &["status"])
             .opt(&format!("Ciphers={cipher}"))
@@ -456,9 +456,7 @@ fn each_offered_cipher_works_and_strict_kex_is_negotiated() {
 
 #[test]
 fn a_client_rekey_mid_session_is_handled() {
-    let d = tmpdir("rekey");
-    let (key, public) = keygen(&d, "good", "ed25519");
-    let srv = serve(policy_for(&[&public]), [12u8; 32]);
+    let (key, srv) = one_key_server("rekey", 12);
     // 40 KB out makes the client re-key (RekeyLimit=1K); the next command
     // runs under the new keys.
     let mut s = Ssh::new(srv.port, &key, &[])
