@@ -18,10 +18,11 @@
 //! }
 //! ```
 //!
-//! Memory per connection is bounded: input 64 KiB (`packet::RECV_BUFFER`),
-//! encrypted output stops growing at `OUT_HIGH` (input is then not read),
-//! session output at `MAX_ANSWER` per answer plus echo, typeahead at the
-//! channel window (`channel::WINDOW`): about 300 KiB at worst.
+//! Memory per connection is bounded: input 64 KiB (`packet::RECV_BUFFER`);
+//! encrypted output stops growing past `OUT_HIGH` plus one data packet
+//! (input is then not read); session output past `OUT_HIGH` (keystrokes
+//! then wait) plus one answer (`MAX_ANSWER`); typeahead at the channel
+//! window (`channel::WINDOW`): about 350 KiB at worst, a few KiB when idle.
 
 use alloc::format;
 use alloc::string::String;
@@ -466,7 +467,9 @@ impl Connection {
         };
         let mut used = 0;
         while let Some(&b) = self.s.typeahead.get(used) {
-            if self.s.pending.is_some() || self.s.finishing.is_some() {
+            let busy = self.s.pending.is_some() || self.s.finishing.is_some();
+            // Echo for a peer that does not read: the keys wait (and the window with them).
+            if busy || self.s.out.len() >= OUT_HIGH {
                 break;
             }
             used += 1;

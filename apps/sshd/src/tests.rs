@@ -410,3 +410,32 @@ fn a_long_answer_is_cut_even_inside_a_character() {
     assert!(data.ends_with(b"\n(output cut)\n"), "{} {:?}", data.len(), alloc::string::String::from_utf8_lossy(&data[data.len().saturating_sub(30)..]));
     assert!(core::str::from_utf8(&data).is_ok(), "cut on a character boundary");
 }
+
+#[test]
+fn echo_for_a_peer_that_does_not_read_stays_bounded() {
+    let mut w = world();
+    w.login();
+    // a window of 100 bytes that is never adjusted: the echo cannot leave
+    w.cl.open_session(&mut w.conn, &w.policy, &w.hk, 100, 100);
+    w.cl.request(&mut w.conn, &w.policy, &w.hk, b"pty-req", true, &[]);
+    w.cl.request(&mut w.conn, &w.policy, &w.hk, b"shell", true, &[]);
+    let mut typed = 0usize;
+    for _ in 0..200 {
+        let mut m = alloc::vec![msg::CHANNEL_DATA];
+        m.put_u32(0);
+        m.put_string(&[b'a', 0x15].repeat(8000)); // a letter and Ctrl-U: 4 echo bytes per 2 typed
+        w.cl.send(&mut w.conn, &m);
+        w.pump();
+        if w.conn.closed().is_some() {
+            break;
+        }
+        typed += 16000;
+    }
+    // the window we granted stops the client long before 3.2 MB
+    assert_eq!(
+        w.conn.closed(),
+        Some("channel data beyond the window"),
+        "typed {typed} bytes"
+    );
+    assert!(typed < 2 * crate::channel::WINDOW as usize);
+}
