@@ -192,6 +192,12 @@ impl Connection {
         self.t.strict()
     }
 
+    /// For tests: the transport underneath.
+    #[cfg(any(test, feature = "test-client"))]
+    pub fn transport(&mut self) -> &mut Transport {
+        &mut self.t
+    }
+
     pub fn notes(&mut self) -> Vec<Note> {
         core::mem::take(&mut self.s.notes)
     }

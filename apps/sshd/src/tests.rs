@@ -439,3 +439,28 @@ fn echo_for_a_peer_that_does_not_read_stays_bounded() {
     );
     assert!(typed < 2 * crate::channel::WINDOW as usize);
 }
+
+#[test]
+fn a_client_that_never_rekeys_is_dropped_before_sequence_numbers_wrap() {
+    use crate::transport::MAX_PACKETS_PER_KEY;
+    let mut w = world();
+    w.session();
+    w.conn.transport().set_packets_under_key(MAX_PACKETS_PER_KEY - 2);
+    w.send(&[msg::IGNORE, 0, 0, 0, 0]);
+    assert!(w.conn.closed().is_none());
+    w.send(&[msg::IGNORE, 0, 0, 0, 0]);
+    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "too many packets without a re-key");
+    // a re-key resets the count
+    let mut w = world();
+    w.session();
+    // room for the exchange itself: 3 packets each way
+    w.conn.transport().set_packets_under_key(MAX_PACKETS_PER_KEY - 6);
+    let offer = Offer { ext_info: false, ..Offer::default() };
+    let ours = kexinit(offer, [7; 16]);
+    w.send(&ours);
+    let theirs = w.cl.take(msg::KEXINIT).unwrap();
+    let (conn, policy, hk) = (&mut w.conn, &w.policy, &w.hk);
+    w.cl.exchange(conn, policy, hk, offer, &ours, &theirs);
+    w.send(&[msg::IGNORE, 0, 0, 0, 0]);
+    assert!(w.conn.closed().is_none(), "{:?}", w.conn.closed());
+}

@@ -28,6 +28,10 @@ const MAX_LINE: usize = 255;
 const MAX_PRE_BANNER_LINES: usize = 16;
 /// IGNORE/DEBUG packets a non-strict client may send during the first exchange.
 const MAX_KEX_NOISE: u32 = 32;
+/// Packets either way under one set of keys (RFC 4344 §3.1: re-key after
+/// 2^31); a client that never re-keys is dropped before a sequence number,
+/// and so a ChaCha20 nonce, could repeat.
+pub const MAX_PACKETS_PER_KEY: u64 = 1 << 31;
 
 #[cfg(feature = "ecdsa")]
 const SERVER_SIG_ALGS: &[u8] = b"ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256";
@@ -99,6 +103,8 @@ pub struct Transport {
     skip_guess: bool,
     kex_noise: u32,
     service: bool,
+    /// Packets sent and received since the keys last changed.
+    packets_under_key: u64,
 }
 
 impl Transport {
@@ -122,6 +128,7 @@ impl Transport {
             skip_guess: false,
             kex_noise: 0,
             service: false,
+            packets_under_key: 0,
         };
         t.out.extend_from_slice(VERSION.as_bytes());
         t.out.extend_from_slice(b"\r\n");
@@ -158,6 +165,7 @@ impl Transport {
     }
 
     pub fn send(&mut self, payload: &[u8]) {
+        self.packets_under_key += 1;
         self.tx.seal(payload, &mut self.rng, &mut self.out);
     }
 
@@ -168,6 +176,12 @@ impl Transport {
         m.put_string(description.as_bytes());
         m.put_string(b"");
         self.send(&m);
+    }
+
+    /// For tests: as if this many packets had passed under the current keys.
+    #[cfg(any(test, feature = "test-client"))]
+    pub fn set_packets_under_key(&mut self, n: u64) {
+        self.packets_under_key = n;
     }
 
     pub fn unimplemented(&mut self, seq: u32) {
@@ -181,6 +195,9 @@ impl Transport {
         if self.client_version.is_none() {
             return self.version_line();
         }
+        if self.packets_under_key >= MAX_PACKETS_PER_KEY {
+            return Err(Fatal::protocol("too many packets without a re-key"));
+        }
         let seq = self.rx.seq;
         let payload = match self.rx.next_packet() {
             Ok(Some(p)) => p,
@@ -188,6 +205,7 @@ impl Transport {
             Err(e @ FrameError::BadTag) => return Err(Fatal::new(reason::MAC_ERROR, e.reason())),
             Err(e) => return Err(Fatal::protocol(e.reason())),
         };
+        self.packets_under_key += 1;
         let n = payload.first().copied().unwrap_or(0);
         if n == msg::DISCONNECT {
             return Err(Fatal { code: None, reason: "client disconnected" });
@@ -294,6 +312,7 @@ impl Transport {
             }
             (msg::NEWKEYS, Kex::AwaitNewkeys { recv }) => {
                 self.rx.cipher = recv;
+                self.packets_under_key = 0;
                 if self.strict {
                     self.rx.seq = 0;
                 }
