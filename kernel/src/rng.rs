@@ -1,8 +1,8 @@
 //! The CPU's hardware random number generator (RDSEED, RDRAND): the only
 //! entropy an appliance without disks or devices has at boot. Checked at
 //! start (CPUID bits, then a health check of the first outputs); no healthy
-//! RNG means no SSH host key and no SSH, said clearly. Also the backend of
-//! `getrandom` (sunset draws its key-exchange secrets through it).
+//! RNG means no SSH host key and no SSH, said clearly. Each SSH connection
+//! gets a fresh 32-byte seed from here for its own CSPRNG.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -132,23 +132,4 @@ pub fn fill(buf: &mut [u8]) -> bool {
         chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
     }
     true
-}
-
-/// getrandom's custom backend (`--cfg getrandom_backend="custom"` in
-/// .cargo/config.toml for this target).
-///
-/// # Safety
-/// getrandom passes a writable buffer of `len` bytes.
-#[no_mangle]
-unsafe extern "Rust" fn __getrandom_v03_custom(
-    dest: *mut u8,
-    len: usize,
-) -> Result<(), getrandom::Error> {
-    // SAFETY: getrandom guarantees `dest` is valid for `len` bytes of writes.
-    let buf = unsafe { core::slice::from_raw_parts_mut(dest, len) };
-    if fill(buf) {
-        Ok(())
-    } else {
-        Err(getrandom::Error::UNSUPPORTED)
-    }
 }

@@ -21,6 +21,7 @@ pub mod files;
 pub mod gzip;
 pub mod http;
 pub mod imds;
+pub mod json;
 pub mod netconfig;
 pub mod nocloud;
 pub mod openstack;

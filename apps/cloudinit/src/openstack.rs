@@ -7,15 +7,13 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::Deserialize;
-
 use crate::files::{File, Files, Got};
 use crate::imds::Target;
+use crate::json::{self, Json};
 use crate::source::{fact, Metadata};
 use crate::userdata::{self, UserData};
 
@@ -36,21 +34,69 @@ const FILES: &[File] = &[
 ];
 
 /// The parts of meta_data.json we use; the rest is ignored. A field of the
-/// wrong type makes the whole file an error (with serde_json's position).
-#[derive(Deserialize)]
+/// wrong type makes the whole file an error naming the field.
 struct MetaData {
     uuid: Option<String>,
     hostname: Option<String>,
-    public_keys: Option<BTreeMap<String, String>>,
-    keys: Option<Vec<KeyItem>>,
+    /// In the file's order.
+    public_keys: Vec<(String, String)>,
+    keys: Vec<KeyItem>,
 }
 
-#[derive(Deserialize)]
 struct KeyItem {
     name: Option<String>,
-    #[serde(rename = "type")]
     kind: Option<String>,
     data: Option<String>,
+}
+
+/// A string member, absent or null: None; another type: an error.
+fn opt_str(o: &Json, key: &str, what: &str) -> Result<Option<String>, String> {
+    match o.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Str(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(format!("meta_data.json: {}{} is {}, not a string", what, key, v.kind())),
+    }
+}
+
+fn meta_data(text: &[u8]) -> Result<MetaData, String> {
+    let doc = json::parse(text).map_err(|e| format!("meta_data.json: {}", e))?;
+    if !matches!(doc, Json::Obj(_)) {
+        return Err("meta_data.json is not a JSON object".into());
+    }
+    let public_keys = match doc.get("public_keys") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Obj(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Json::Str(s) => Ok((k.clone(), s.clone())),
+                other => Err(format!("meta_data.json: public_keys.{} is {}, not a string", k, other.kind())),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(v) => return Err(format!("meta_data.json: public_keys is {}, not an object", v.kind())),
+    };
+    let keys = match doc.get("keys") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Arr(items)) => items
+            .iter()
+            .map(|k| {
+                if !matches!(k, Json::Obj(_)) {
+                    return Err(format!("meta_data.json: a keys entry is {}, not an object", k.kind()));
+                }
+                Ok(KeyItem {
+                    name: opt_str(k, "name", "keys[].")?,
+                    kind: opt_str(k, "type", "keys[].")?,
+                    data: opt_str(k, "data", "keys[].")?,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(v) => return Err(format!("meta_data.json: keys is {}, not an array", v.kind())),
+    };
+    Ok(MetaData {
+        uuid: opt_str(&doc, "uuid", "")?,
+        hostname: opt_str(&doc, "hostname", "")?,
+        public_keys,
+        keys,
+    })
 }
 
 /// The OpenStack metadata service at `target` as a `Source`.
@@ -64,21 +110,16 @@ pub fn source(target: Target, seed: u32) -> Files {
 
 /// meta_data.json and user_data (as fetched or read from a config drive).
 pub fn from_files(meta_data_json: &[u8], user_data: Got) -> Result<Metadata, String> {
-    // serde would also take a struct from a JSON array
-    if meta_data_json.trim_ascii_start().first() != Some(&b'{') {
-        return Err("meta_data.json is not a JSON object".into());
-    }
-    let m: MetaData =
-        serde_json::from_slice(meta_data_json).map_err(|e| format!("meta_data.json: {}", e))?;
+    let m = meta_data(meta_data_json)?;
     let mut md = Metadata::new(NAME);
     md.instance_id = m.uuid.as_deref().and_then(fact);
     md.hostname = m.hostname.as_deref().and_then(fact);
     let mut seen: Vec<String> = Vec::new();
-    for (name, key) in m.public_keys.unwrap_or_default() {
+    for (name, key) in m.public_keys {
         md.offer_key("public_keys", &name, &key);
         seen.push(key.trim().into());
     }
-    for (i, k) in m.keys.unwrap_or_default().into_iter().enumerate() {
+    for (i, k) in m.keys.into_iter().enumerate() {
         let origin = format!("keys/{}", i);
         let Some(data) = k.data else {
             md.skip(&origin, "no data".into());
@@ -161,40 +202,22 @@ mod tests {
         .unwrap();
         assert!(md.keys.is_empty());
         for (bad, want) in [
-            (
-                &br#"{"hostname": 5}"#[..],
-                "meta_data.json: invalid type: integer `5`, expected a string at line 1 column 14",
-            ),
-            (
-                b"{",
-                "meta_data.json: EOF while parsing an object at line 1 column 1",
-            ),
-            (
-                br#"["u", "h", null, null]"#,
-                "meta_data.json is not a JSON object",
-            ),
+            (&br#"{"hostname": 5}"#[..], "meta_data.json: hostname is a number, not a string"),
+            (b"{", "meta_data.json: byte 1: an object key must be a string"),
+            (br#"["u", "h", null, null]"#, "meta_data.json is not a JSON object"),
             (
                 br#"{"public_keys": {"a": 1}}"#,
-                "meta_data.json: invalid type: integer `1`, expected a string at line 1 column 23",
+                "meta_data.json: public_keys.a is a number, not a string",
             ),
+            (br#"{"keys": [[]]}"#, "meta_data.json: a keys entry is an array, not an object"),
+            (br#"{"uuid": "a", "uuid": "b"}"#, "meta_data.json: byte 14: duplicate key"),
         ] {
             assert_eq!(from_files(bad, Got::Missing).err().as_deref(), Some(want));
         }
-        // deep nesting in a field we ignore is skipped without recursion;
-        // in one we read it is a type error at the first level
-        let deep = format!(
-            "{{\"meta\": {}{}}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        assert!(from_files(deep.as_bytes(), Got::Missing).is_ok());
-        let deep = format!(
-            "{{\"keys\": {}{}}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
+        // nesting is bounded wherever it is, read or ignored
+        let deep = format!("{{\"meta\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(from_files(deep.as_bytes(), Got::Missing)
             .unwrap_err()
-            .contains("invalid type: sequence"));
+            .contains("nested too deep"));
     }
 }

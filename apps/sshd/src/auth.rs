@@ -1,38 +1,56 @@
 //! Who may log in: one user name and the keys the metadata service gave.
-//! Only key types the server can verify are usable (ed25519 here: sunset
-//! verifies RSA only with std, and ECDSA is not built in); the others are
-//! reported so the operator knows why a key cannot log in.
+//! ssh-ed25519, RSA (2048..=8192 bits, rsa-sha2-256/512) and, with the
+//! `ecdsa` feature, ecdsa-sha2-nistp256 keys can log in; any other key is
+//! reported by its type so the operator knows why it cannot.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use cloudinit::sshkey::PublicKey;
 
-use crate::hostkey::{ed25519_blob, fingerprint};
+use crate::hostkey::fingerprint;
+use crate::pubkey::{ClientKey, KeyError, RSA_BITS};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct AuthorizedKey {
-    pub ed25519: [u8; 32],
+    /// The key type name (`ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256`).
+    pub kind: String,
+    /// The public key blob, compared byte for byte with the offered one.
+    pub blob: Vec<u8>,
     pub fingerprint: String,
+    pub(crate) key: ClientKey,
 }
 
+impl PartialEq for AuthorizedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.blob == other.blob
+    }
+}
+
+impl Eq for AuthorizedKey {}
+
 impl AuthorizedKey {
-    /// The key if its type can log in here, else its type name.
+    /// The key if it can log in here, else why not: its type name, with
+    /// the size for an RSA key outside 2048..=8192 bits.
     pub fn from_public(k: &PublicKey) -> Result<AuthorizedKey, String> {
-        if k.kind != "ssh-ed25519" {
-            return Err(k.kind.clone());
+        match ClientKey::from_blob(&k.blob) {
+            Ok(key) if crate::pubkey::blob_type(&k.blob) == Some(k.kind.as_str()) => {
+                Ok(AuthorizedKey {
+                    kind: k.kind.clone(),
+                    blob: k.blob.clone(),
+                    fingerprint: k.fingerprint(),
+                    key,
+                })
+            }
+            Err(KeyError::RsaSize) => Err(format!(
+                "{} (modulus outside {}..={} bits)",
+                k.kind,
+                RSA_BITS.start(),
+                RSA_BITS.end()
+            )),
+            _ => Err(k.kind.clone()),
         }
-        // blob: string "ssh-ed25519" (4 + 11) then string key (4 + 32)
-        let key: [u8; 32] = k
-            .blob
-            .get(19..51)
-            .filter(|_| k.blob.len() == 51 && k.blob[15..19] == 32u32.to_be_bytes())
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| k.kind.clone())?;
-        Ok(AuthorizedKey {
-            ed25519: key,
-            fingerprint: k.fingerprint(),
-        })
     }
 }
 
@@ -43,7 +61,7 @@ pub struct Limits {
     pub idle_timeout_ns: u64,
     /// Not authenticated this long after connecting: closed (a slot is precious).
     pub login_grace_ns: u64,
-    /// After each refused key or password, input is not read for this long.
+    /// After each refused key or method, input is not read for this long.
     pub fail_delay_ns: u64,
     /// Refusals before the connection is closed.
     pub max_failures: u32,
@@ -68,18 +86,18 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The key, if `user` may log in with this ed25519 public key.
-    pub fn allows(&self, user: &str, ed25519: &[u8; 32]) -> Option<&AuthorizedKey> {
-        if user != self.user {
+    /// The key, if `user` may log in with this public key blob.
+    pub fn allows(&self, user: &[u8], blob: &[u8]) -> Option<&AuthorizedKey> {
+        if user != self.user.as_bytes() {
             return None;
         }
-        self.keys.iter().find(|k| &k.ed25519 == ed25519)
+        self.keys.iter().find(|k| k.blob == blob)
     }
 }
 
-/// Fingerprint of an offered ed25519 key (for the log).
-pub fn offered_fingerprint(ed25519: &[u8; 32]) -> String {
-    fingerprint(&ed25519_blob(ed25519))
+/// Fingerprint of an offered key blob (for the log).
+pub fn offered_fingerprint(blob: &[u8]) -> String {
+    fingerprint(blob)
 }
 
 #[cfg(test)]
@@ -94,28 +112,29 @@ mod tests {
     fn ed25519_keys_are_usable_and_match_exactly() {
         let k = AuthorizedKey::from_public(&parse(ED).unwrap()).unwrap();
         assert_eq!(k.fingerprint, parse(ED).unwrap().fingerprint());
-        assert_eq!(offered_fingerprint(&k.ed25519), k.fingerprint);
+        assert_eq!(offered_fingerprint(&k.blob), k.fingerprint);
         let p = Policy {
             user: "admin".into(),
             keys: alloc::vec![k.clone()],
             limits: Limits::default(),
         };
-        assert!(p.allows("admin", &k.ed25519).is_some());
-        assert!(p.allows("root", &k.ed25519).is_none());
-        let mut other = k.ed25519;
-        other[31] ^= 1;
-        assert!(p.allows("admin", &other).is_none());
+        assert!(p.allows(b"admin", &k.blob).is_some());
+        assert!(p.allows(b"root", &k.blob).is_none());
+        let mut other = k.blob.clone();
+        other[50] ^= 1;
+        assert!(p.allows(b"admin", &other).is_none());
     }
 
     #[test]
     fn other_types_are_reported_not_usable() {
-        let rsa = PublicKey {
-            kind: "ssh-rsa".into(),
-            blob: alloc::vec![0; 20],
+        let dss = PublicKey {
+            kind: "ssh-dss".into(),
+            blob: alloc::vec![0, 0, 0, 7, b's', b's', b'h', b'-', b'd', b's', b's'],
             comment: String::new(),
             line: String::new(),
         };
-        assert_eq!(AuthorizedKey::from_public(&rsa).unwrap_err(), "ssh-rsa");
+        assert_eq!(AuthorizedKey::from_public(&dss).unwrap_err(), "ssh-dss");
+        // a type name that does not match the blob's
         let mut ed = parse(ED).unwrap();
         ed.kind = "ecdsa-sha2-nistp256".into();
         assert_eq!(

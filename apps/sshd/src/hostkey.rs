@@ -7,21 +7,20 @@ use alloc::vec::Vec;
 
 use cloudinit::sha256;
 use cloudinit::sshkey::base64_encode;
-use sunset::ed25519_dalek::SigningKey;
-use sunset::SignKey;
+use ed25519_dalek::{Signer, SigningKey};
+
+use crate::wire::Writer;
 
 pub struct HostKey {
-    pub(crate) key: SignKey,
+    key: SigningKey,
     public: [u8; 32],
 }
 
 /// The SSH wire blob of an ed25519 public key: string "ssh-ed25519", string key.
 pub fn ed25519_blob(public: &[u8; 32]) -> Vec<u8> {
     let mut b = Vec::with_capacity(51);
-    b.extend_from_slice(&11u32.to_be_bytes());
-    b.extend_from_slice(b"ssh-ed25519");
-    b.extend_from_slice(&32u32.to_be_bytes());
-    b.extend_from_slice(public);
+    b.put_string(b"ssh-ed25519");
+    b.put_string(public);
     b
 }
 
@@ -34,22 +33,33 @@ pub fn fingerprint(blob: &[u8]) -> String {
 
 impl HostKey {
     pub fn from_seed(seed: &[u8; 32]) -> HostKey {
-        let sk = SigningKey::from_bytes(seed);
-        let public = sk.verifying_key().to_bytes();
-        HostKey {
-            key: SignKey::Ed25519(sk),
-            public,
-        }
+        let key = SigningKey::from_bytes(seed);
+        let public = key.verifying_key().to_bytes();
+        HostKey { key, public }
+    }
+
+    /// K_S, the public key blob the client checks against known_hosts.
+    pub fn blob(&self) -> Vec<u8> {
+        ed25519_blob(&self.public)
+    }
+
+    /// The signature blob over the exchange hash: string "ssh-ed25519", string sig.
+    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
+        let sig = self.key.sign(data).to_bytes();
+        let mut b = Vec::with_capacity(83);
+        b.put_string(b"ssh-ed25519");
+        b.put_string(&sig);
+        b
     }
 
     pub fn fingerprint(&self) -> String {
-        fingerprint(&ed25519_blob(&self.public))
+        fingerprint(&self.blob())
     }
 
     /// `ssh-ed25519 AAAA... COMMENT`, the known_hosts / authorized_keys form.
     pub fn public_line(&self, comment: &str) -> String {
         let mut s = String::from("ssh-ed25519 ");
-        s.push_str(&base64_encode(&ed25519_blob(&self.public), true));
+        s.push_str(&base64_encode(&self.blob(), true));
         if !comment.is_empty() {
             s.push(' ');
             s.push_str(comment);
@@ -61,6 +71,7 @@ impl HostKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pubkey::ClientKey;
 
     #[test]
     fn public_line_parses_back_with_the_same_fingerprint() {
@@ -81,5 +92,14 @@ mod tests {
             a.fingerprint(),
             HostKey::from_seed(&[1u8; 32]).fingerprint()
         );
+    }
+
+    #[test]
+    fn signatures_verify_under_the_public_blob() {
+        let hk = HostKey::from_seed(&[3u8; 32]);
+        let key = ClientKey::from_blob(&hk.blob()).unwrap();
+        let sig = hk.sign(b"exchange hash");
+        assert!(key.verify("ssh-ed25519", b"exchange hash", &sig));
+        assert!(!key.verify("ssh-ed25519", b"exchange hasH", &sig));
     }
 }

@@ -1,22 +1,35 @@
-//! The appliance's SSH server, sans-IO: one `Connection` per TCP stream,
-//! built on `sunset` (no_std). Public-key authentication only, for one user
-//! and the key(s) the metadata service handed over; a small command set
-//! (`shell`) answered by the host through `Request`s. The kernel moves bytes
-//! between smoltcp sockets and `Connection`s; the host tests do the same over
-//! loopback TCP with the real OpenSSH client.
-//!
-//! sunset 0.6's server cannot send a channel EOF/close or an exit status, so
-//! a finished command ends the connection itself (OpenSSH prints the output,
-//! then "closed by remote host", exit status 255).
+//! The appliance's SSH server, sans-IO: one `Connection` per TCP stream.
+//! The SSH-2 transport is our own (as dropbear and TinySSH do it) over
+//! RustCrypto primitives, with a small fixed set of algorithms:
+//! curve25519-sha256 key exchange with strict kex, an ssh-ed25519 host key,
+//! chacha20-poly1305@openssh.com and aes256-gcm@openssh.com. Public-key
+//! authentication only, for one user and the key(s) the metadata service
+//! handed over (ed25519, RSA with SHA-2, ECDSA P-256); one session channel
+//! whose commands (`shell`) the host answers through `Request`s, ended with
+//! exit-status, EOF and CLOSE.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod auth;
+pub mod channel;
+pub mod cipher;
 pub mod conn;
 pub mod hostkey;
+pub mod kex;
+pub mod msg;
+pub mod packet;
+pub mod pubkey;
+pub mod rng;
 pub mod shell;
+#[cfg(any(test, feature = "test-client"))]
+pub mod testclient;
+#[cfg(test)]
+mod tests;
+pub mod transport;
+pub mod userauth;
+pub mod wire;
 
 pub use auth::{AuthorizedKey, Policy};
 pub use conn::{Connection, Note};

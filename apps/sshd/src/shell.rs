@@ -23,8 +23,21 @@ pub enum Command {
     Help,
     Exit,
     Empty,
-    /// Unknown command or bad arguments, with the message to show.
-    Invalid(String),
+    /// Unknown command or bad arguments: the message to show and the exit
+    /// status (127 unknown, as shells say; 2 bad usage).
+    Invalid { message: String, status: u32 },
+}
+
+/// Exit status of an unknown command.
+pub const STATUS_UNKNOWN: u32 = 127;
+/// Exit status of a known command used wrongly.
+pub const STATUS_USAGE: u32 = 2;
+
+fn usage(message: String) -> Command {
+    Command::Invalid {
+        message,
+        status: STATUS_USAGE,
+    }
 }
 
 pub const HELP: &str =
@@ -52,7 +65,7 @@ pub fn parse(line: &str) -> Command {
     let extra = words.next().is_some();
     let none = |r: Request| {
         if arg.is_some() {
-            Command::Invalid(alloc::format!("{}: takes no arguments", cmd))
+            usage(alloc::format!("{}: takes no arguments", cmd))
         } else {
             Command::Host(r)
         }
@@ -69,11 +82,14 @@ pub fn parse(line: &str) -> Command {
             Some(p) if !extra && valid_metadata_path(p) => {
                 Command::Host(Request::Metadata(p.into()))
             }
-            _ => Command::Invalid("usage: metadata PATH (e.g. meta-data/instance-id)".into()),
+            _ => usage("usage: metadata PATH (e.g. meta-data/instance-id)".into()),
         },
         other => {
             let shown: String = other.chars().take(32).collect();
-            Command::Invalid(alloc::format!("{}: unknown command ({})", shown, HELP))
+            Command::Invalid {
+                message: alloc::format!("{}: unknown command ({})", shown, HELP),
+                status: STATUS_UNKNOWN,
+            }
         }
     }
 }
@@ -91,6 +107,7 @@ pub enum Key {
 
 /// Line editing for a pty session: printable ASCII, backspace, Ctrl-C
 /// (drop the line), Ctrl-U (erase the line), Ctrl-D on an empty line.
+#[cfg_attr(any(test, feature = "test-client"), derive(Clone))]
 #[derive(Default)]
 pub struct LineEditor {
     line: Vec<u8>,
@@ -171,8 +188,8 @@ mod tests {
         );
         assert_eq!(parse(""), Command::Empty);
         assert_eq!(parse("exit"), Command::Exit);
-        assert!(matches!(parse("status now"), Command::Invalid(_)));
-        assert!(matches!(parse("rm -rf /"), Command::Invalid(_)));
+        assert!(matches!(parse("status now"), Command::Invalid { status: STATUS_USAGE, .. }));
+        assert!(matches!(parse("rm -rf /"), Command::Invalid { status: STATUS_UNKNOWN, .. }));
         for bad in [
             "metadata",
             "metadata /etc/passwd",
@@ -180,7 +197,7 @@ mod tests {
             "metadata a b",
             "metadata a%20b",
         ] {
-            assert!(matches!(parse(bad), Command::Invalid(_)), "{}", bad);
+            assert!(matches!(parse(bad), Command::Invalid { status: STATUS_USAGE, .. }), "{}", bad);
         }
     }
 

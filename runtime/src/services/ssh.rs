@@ -257,7 +257,18 @@ impl Ssh {
                         .map(|e| format!("{}", e))
                         .unwrap_or_else(|| "?".into());
                     slot.handshake_since = None;
-                    slot.conn = Some(Connection::new(now));
+                    // every connection's key exchange secrets from the hardware RNG
+                    let mut seed = [0u8; 32];
+                    if cx.random(&mut seed).is_none() {
+                        cx.say(&format!(
+                            "ssh: error from={} reason=\"the hardware random number generator failed\"",
+                            slot.peer
+                        ));
+                        sock.abort();
+                        let _ = sock.listen(port);
+                        return Wake::IDLE.progressed();
+                    }
+                    slot.conn = Some(Connection::new(now, seed));
                     cx.say(&format!("ssh: connect from={} slot={}", slot.peer, i));
                 }
                 tcp::State::Listen => {
@@ -310,7 +321,7 @@ impl Ssh {
             match req {
                 Request::Metadata(path) => {
                     if self.fetch.is_some() {
-                        conn.answer("metadata: another fetch is in flight, try again");
+                        conn.answer("metadata: another fetch is in flight, try again", 1);
                     } else if let Some(fetch) = facts.cloudinit.fetch(&path) {
                         self.fetch = Some(MetaFetch {
                             slot: i,
@@ -318,7 +329,7 @@ impl Ssh {
                             conn: None,
                         });
                     } else {
-                        conn.answer("metadata: this datasource has no metadata service to ask");
+                        conn.answer("metadata: this datasource has no metadata service to ask", 1);
                     }
                 }
                 Request::Poweroff | Request::Reboot => {
@@ -327,13 +338,13 @@ impl Ssh {
                     } else {
                         (Power::Reboot, "rebooting")
                     };
-                    conn.answer(text);
+                    conn.answer(text, 0);
                     cx.say(&format!("ssh: {} from={}", text, slot.peer));
                     self.power = Some((action, now.saturating_add(POWER_GRACE_NS)));
                 }
                 other => {
                     let text = status::answer(&other, net, cx, facts, self.logins, now);
-                    conn.answer(&text);
+                    conn.answer(&text, 0);
                 }
             }
             conn.poll(&self.policy, &self.hostkey, now);
@@ -424,15 +435,15 @@ impl Ssh {
                 false
             }
             fetch::Step::Done(result) => {
-                let text = match result {
-                    Ok(body) => body,
-                    Err(e) => format!("metadata: error: {}", e),
+                let (text, status) = match result {
+                    Ok(body) => (body, 0),
+                    Err(e) => (format!("metadata: error: {}", e), 1),
                 };
                 let slot = f.slot;
                 self.fetch = None;
                 match self.slots.get_mut(slot).and_then(|s| s.conn.as_mut()) {
                     Some(c) => {
-                        c.answer(&text);
+                        c.answer(&text, status);
                         true
                     }
                     None => false,
