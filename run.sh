@@ -5,7 +5,10 @@
 #   ./run.sh build             build/appliance.elf
 #   ./run.sh qemu [args]       boot under plain QEMU (no Xen: it says so and powers off)
 #   ./run.sh xen [scenario]    real-Xen harness run (default scenario: boot)
-#   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg
+#   ./run.sh seed --key FILE [--user-data F] [--network-config F] [--out F]
+#                              a NoCloud seed disk (vfat, label cidata; default build/seed.img)
+#   ./run.sh xl [cfg]          on a real Xen host: xl create -c with harness/appliance.cfg (and
+#                              build/seed.img, or SEED=path, as its read-only xvdb)
 #   ./run.sh image             build/appliance.img: the bootable disk image (CMDLINE=... sets the command line)
 #   ./run.sh ami [--run]       the EC2 import-snapshot / register-image steps for that image (--run: do them)
 #   ./run.sh bench [micro|xen] micro-benchmarks (busdma load/unload, target/criterion) and the real-Xen
@@ -113,6 +116,11 @@ xl_run() {
     build
     command -v xl >/dev/null || { log "xl not found: this needs a Xen dom0"; exit 1; }
     sed "s|^kernel *=.*|kernel = \"$ELF\"|" "$cfg" >"$BUILD/appliance.cfg"
+    local seed=${SEED:-$BUILD/seed.img}
+    if [ -f "$seed" ] && ! grep -q '^disk' "$BUILD/appliance.cfg"; then
+        echo "disk = [ \"format=raw, vdev=xvdb, access=ro, target=$(realpath "$seed")\" ]" >>"$BUILD/appliance.cfg"
+        log "seed disk: $seed (read-only xvdb)"
+    fi
     exec xl create -c "$BUILD/appliance.cfg"
 }
 
@@ -206,5 +214,5 @@ case "$cmd" in
     fuzz) fuzz "$@" ;;
     test) test_all ;;
     demo) demo ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

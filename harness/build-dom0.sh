@@ -28,7 +28,7 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 PACKAGES=xen-utils-4.17,xen-hypervisor-4.17-amd64,linux-image-amd64,iproute2,dnsmasq-base,python3,kmod,busybox,procps,openssh-client,qemu-system-xen,hping3,tcpdump
 # Kernel modules dom0 loads (with their dependencies); all others are dropped.
-MODULES="xen-netback bridge xen-gntalloc xen-evtchn xen-gntdev xenfs xen-privcmd tun"
+MODULES="xen-netback xen-blkback loop bridge xen-gntalloc xen-evtchn xen-gntdev xenfs xen-privcmd tun"
 
 say() { echo "build-dom0: $*" >&2; }
 

@@ -115,6 +115,16 @@ else
     fail "no guest console log for the dhcp run"
 fi
 
+# Seed disks (vfat and ISO9660 cidata, a config-2 drive), with and without
+# a DHCP server, and no metadata service.
+SEEDS=$ROOT/build/seeds
+if bash "$ROOT/tests/seed-images.sh" "$SEEDS" >"$ROOT/build/seed-images.log" 2>&1; then
+    run_scenario seed --extra "$SEEDS/seedkey" --extra "$SEEDS/seedkey.pub" --extra "$SEEDS/seed-static.img" \
+        --extra "$SEEDS/seed-dhcp.img" --extra "$SEEDS/seed-iso.iso" --extra "$SEEDS/seed-cd2.iso"
+else
+    fail "tests/seed-images.sh failed (build/seed-images.log)"
+fi
+
 # The EC2 path: the disk image as an HVM guest (hvmloader, SeaBIOS, GRUB).
 IMG=$ROOT/build/appliance.img
 if bash "$ROOT/image/mkimage.sh" "$ELF" "$IMG" >"$ROOT/build/xen-hvm-mkimage.log" 2>&1; then
