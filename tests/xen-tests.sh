@@ -115,6 +115,10 @@ else
     fail "no guest console log for the dhcp run"
 fi
 
+# Datasources and keys as EC2 and cloud-init users have them: an RSA key
+# and gzip'd user-data, OpenStack's format, NoCloud over HTTP, bad user-data.
+run_scenario datasources --timeout 600
+
 # Seed disks (vfat and ISO9660 cidata, a config-2 drive), with and without
 # a DHCP server, and no metadata service.
 SEEDS=$ROOT/build/seeds

@@ -22,6 +22,7 @@ ssh_checks() {
     rc=$?
     t1=$(uptime_ms)
     harness_log "event=ssh-status ms=$((t1 - t0)) rc=$rc bytes=$(wc -c <"$out")"
+    check "[ssh] ssh ... status exits with the command's status, 0 ($rc)" [ "$rc" = 0 ]
     check "[ssh] status over ssh with the served key shows the address" grep -q "^address=$ip/24 gateway=10.0.0.1 config=dhcp" "$out"
     check "[ssh] status shows the metadata mode and the key's fingerprint" grep -q "^key=$want_fp type=ssh-ed25519" "$out"
     wait_console "$name" '^ssh: login ' 10 # (the fingerprint may hold regex characters: compare it fixed)
