@@ -103,9 +103,10 @@ demo() {
     echo "== what dom0 served and what ssh-keygen says =="
     grep -E 'event=(key|done|idle)' "$out/harness.log" | sed 's/^HARNESS: //'
     echo
-    echo "== dom0 logs into the appliance with that key: ssh admin@<lease> status, ifconfig, metadata =="
+    echo "== dom0 logs in with that key (RSA 2048, EC2's default key pair type): ssh admin@<lease> status, ifconfig, metadata =="
     cat "$out/guest-civ2-ssh.log" 2>/dev/null || echo "(no ssh session log)"
     grep -E 'event=ssh-(status|keyscan)' "$out/harness.log" | sed 's/^HARNESS: //'
+    echo "(rc= is ssh's exit status: the command's own, 0)"
     echo
     echo "appliance image: $(stat -c %s "$ELF") bytes (build/appliance.elf), memory = 32 MiB"
     return $rc

@@ -24,7 +24,7 @@ ssh_checks() {
     harness_log "event=ssh-status ms=$((t1 - t0)) rc=$rc bytes=$(wc -c <"$out")"
     check "[ssh] ssh ... status exits with the command's status, 0 ($rc)" [ "$rc" = 0 ]
     check "[ssh] status over ssh with the served key shows the address" grep -q "^address=$ip/24 gateway=10.0.0.1 config=dhcp" "$out"
-    check "[ssh] status shows the metadata mode and the key's fingerprint" grep -q "^key=$want_fp type=ssh-ed25519" "$out"
+    check "[ssh] status shows the datasource and the key's fingerprint" sh -c "grep -q '^datasource=ec2 imds=v2 ' $out && grep -qF 'key=$want_fp type=$keytype ' $out"
     wait_console "$name" '^ssh: login ' 10 # (the fingerprint may hold regex characters: compare it fixed)
     check "[ssh] the guest logged the login with that key" grep -qF "ssh: login user=admin key=$want_fp from=10.0.0.1:" "$(guest_log "$name")"
     t0=$(uptime_ms)
@@ -80,7 +80,9 @@ for mode in ${IMDS_MODES:-v2 v1}; do
     n=$((n + 1))
     name=ci$mode
     rm -f /tmp/key /tmp/key.pub
-    ssh-keygen -q -t ed25519 -N '' -C "harness-$mode@dom0" -f /tmp/key
+    # IMDSv2 serves an RSA key (EC2's default key pair type), IMDSv1 an ed25519 one
+    case $mode in v2) keytype=ssh-rsa kt="-t rsa -b 2048" ;; *) keytype=ssh-ed25519 kt="-t ed25519" ;; esac
+    ssh-keygen -q $kt -N '' -C "harness-$mode@dom0" -f /tmp/key
     want_key=$(cat /tmp/key.pub)
     want_fp=$(ssh-keygen -lf /tmp/key.pub | awk '{print $2}')
     python3 /payload/imds.py "$mode" /tmp/key.pub >/tmp/imds-$mode.log 2>&1 &
