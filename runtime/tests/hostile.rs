@@ -48,21 +48,7 @@ fn connect(w: &mut World, port: u16, local: u16) -> SocketHandle {
 
 /// A legitimate client gets the SSH banner within `limit`.
 fn ssh_banner(w: &mut World, local: u16, limit: u64) -> bool {
-    let h = connect(w, 22, local);
-    let mut got = Vec::new();
-    let ok = w.run_until(limit, |w| {
-        let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
-        while s.can_recv() {
-            let _ = s.recv(|b| {
-                got.extend_from_slice(b);
-                (b.len(), ())
-            });
-        }
-        got.starts_with(b"SSH-2.0-")
-    });
-    let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
-    s.abort();
-    ok
+    world::ssh_banner_at(w, GUEST, local, limit)
 }
 
 /// The peer pings the guest; true if a reply comes within `limit`.
@@ -248,27 +234,6 @@ fn dhcp_sent(w: &World) -> u32 {
     w.peer.dhcp.discovers + w.peer.dhcp.requests
 }
 
-fn banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool {
-    let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 8192]),
-        tcp::SocketBuffer::new(vec![0; 8192]),
-    );
-    s.connect(w.peer.iface.context(), (IpAddress::Ipv4(Ipv4Address::from(ip)), 22), local)
-        .unwrap();
-    let h = w.peer.sockets.add(s);
-    let mut got = Vec::new();
-    w.run_until(limit, |w| {
-        let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
-        while s.can_recv() {
-            let _ = s.recv(|b| {
-                got.extend_from_slice(b);
-                (b.len(), ())
-            });
-        }
-        got.starts_with(b"SSH-2.0-")
-    })
-}
-
 #[test]
 fn zero_lease_and_renewal_after_the_lease_do_not_make_it_chatty() {
     for (lease, renew) in [(Some(0), None), (Some(60), Some(3600)), (None, None)] {
@@ -329,5 +294,5 @@ fn a_vanished_server_lets_the_lease_expire_and_a_new_address_brings_ssh_back() {
     let ok = w.run_until(90 * S, |w| w.count_lines("dhcp: lease ip=") == 2);
     assert!(ok, "no new lease:\n{}", w.dump());
     assert!(w.has_line("dhcp: lease ip=10.0.0.60/24 "), "{}", w.dump());
-    assert!(banner_at(&mut w, [10, 0, 0, 60], 44000, 5 * S), "SSH not back on the new address:\n{}", w.dump());
+    assert!(world::ssh_banner_at(&mut w, [10, 0, 0, 60], 44000, 5 * S), "SSH not back on the new address:\n{}", w.dump());
 }

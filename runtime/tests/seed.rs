@@ -8,8 +8,6 @@ mod world;
 use std::path::PathBuf;
 use std::process::Command;
 
-use smoltcp::socket::tcp;
-use smoltcp::wire::IpAddress;
 use world::{World, KEY, S};
 
 fn root() -> PathBuf {
@@ -42,24 +40,6 @@ fn mkseed(name: &str, network_config: Option<&str>) -> Vec<u8> {
     std::fs::read(d.join("seed.img")).unwrap()
 }
 
-fn banner(w: &mut World, ip: [u8; 4], local: u16) -> bool {
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; 4096]), tcp::SocketBuffer::new(vec![0; 4096]));
-    s.connect(w.peer.iface.context(), (IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 22), local)
-        .unwrap();
-    let h = w.peer.sockets.add(s);
-    let mut got = Vec::new();
-    w.run_until(5 * S, |w| {
-        let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
-        while s.can_recv() {
-            let _ = s.recv(|b| {
-                got.extend_from_slice(b);
-                (b.len(), ())
-            });
-        }
-        got.starts_with(b"SSH-2.0-")
-    })
-}
-
 fn quiet_network(w: &mut World) {
     w.peer.dhcp.mode = xensim::peer::DhcpMode::Silent;
     w.peer.serve_http(Box::new(|_| (404, Vec::new())));
@@ -83,7 +63,7 @@ fn a_nocloud_disk_with_a_static_address_is_the_whole_story() {
     assert_eq!(w.line("ssh-key: ").unwrap(), format!("ssh-key: {}", KEY));
     assert!(w.has_line("cloudinit: done "));
     assert!(!w.has_line("dhcp: start"), "no DHCP with a static seed address");
-    assert!(banner(&mut w, [10, 0, 0, 9], 45000), "{}", w.dump());
+    assert!(world::ssh_banner_at(&mut w, [10, 0, 0, 9], 45000, 5 * S), "{}", w.dump());
     assert!(!w.has_line("seed: closed "), "the seed disk closed with every grant ended");
 }
 

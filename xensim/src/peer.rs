@@ -85,8 +85,11 @@ pub struct PeerDev {
     nb: Rc<RefCell<SimNetback>>,
 }
 
-pub struct PeerRx(Vec<u8>);
-pub struct PeerTx(Rc<RefCell<SimNetback>>);
+/// One frame from the guest (tests with their own peer device use these
+/// tokens too).
+pub struct PeerRx(pub Vec<u8>);
+/// Sends a frame to the guest.
+pub struct PeerTx(pub Rc<RefCell<SimNetback>>);
 
 impl RxToken for PeerRx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use netfront::{NetError, Netfront};
 use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+use smoltcp::phy::{Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use xenabi::hal::{Clock, EventChannel, EvtchnError, Port};
@@ -162,21 +162,7 @@ pub struct Peer {
     /// Frames of `from_guest` already taken (they stay there for asserts).
     next: usize,
 }
-pub struct PeerRx(Vec<u8>);
-pub struct PeerTx(Rc<RefCell<SimNetback>>);
-impl RxToken for PeerRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-impl TxToken for PeerTx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut b = vec![0u8; len];
-        let r = f(&mut b);
-        self.0.borrow_mut().to_guest.push_back(b);
-        r
-    }
-}
+pub use xensim::peer::{PeerRx, PeerTx};
 impl Device for Peer {
     type RxToken<'a> = PeerRx;
     type TxToken<'a> = PeerTx;

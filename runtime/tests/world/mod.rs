@@ -329,3 +329,26 @@ impl World {
         assert!(ok, "no ssh after 60 s:\n{}", self.dump());
     }
 }
+
+/// A client on the peer connects to `ip:22`; true if the SSH banner comes
+/// within `limit`.
+pub fn ssh_banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool {
+    use smoltcp::socket::tcp;
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; 8192]), tcp::SocketBuffer::new(vec![0; 8192]));
+    let remote = (smoltcp::wire::IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 22);
+    s.connect(w.peer.iface.context(), remote, local).unwrap();
+    let h = w.peer.sockets.add(s);
+    let mut got = Vec::new();
+    let ok = w.run_until(limit, |w| {
+        let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
+        while s.can_recv() {
+            let _ = s.recv(|b| {
+                got.extend_from_slice(b);
+                (b.len(), ())
+            });
+        }
+        got.starts_with(b"SSH-2.0-")
+    });
+    w.peer.sockets.get_mut::<tcp::Socket>(h).abort();
+    ok
+}
