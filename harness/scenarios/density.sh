@@ -11,7 +11,7 @@
 # (harness/bench_report.py). Guest configs, DHCP, the probes: bench-lib.sh.
 # Knobs (--env): DENSITY_NS ("16 32 64 max"), DENSITY_MEM_APP and
 # DENSITY_MEM_LINUX (bisected when unset), DENSITY_MAX (1000),
-# DENSITY_LINUX_MAX (64), DENSITY_CREATE_S (1200: one fleet's creation
+# DENSITY_LINUX_MAX (64), DENSITY_CREATE_S (1800: one fleet's creation
 # budget), DENSITY_WAIT_S (240: after the last create, for keys and SSH),
 # DENSITY_KINDS ("app linux").
 DHCP_RANGE=10.1.0.10,10.1.255.250,255.255.0.0,12h
@@ -20,7 +20,7 @@ DHCP_ROUTER=10.1.0.1
 NS=${DENSITY_NS:-16 32 64 max}
 MAXN=${DENSITY_MAX:-1000}
 LINUX_MAXN=${DENSITY_LINUX_MAX:-64}
-CREATE_S=${DENSITY_CREATE_S:-1200}
+CREATE_S=${DENSITY_CREATE_S:-1800}
 WAIT_S=${DENSITY_WAIT_S:-240}
 DKINDS=${DENSITY_KINDS:-app linux}
 F=/tmp/fleet
@@ -63,7 +63,7 @@ watch_keys() {
             done
             seen=$total
         fi
-        if [ -n "${pending# }" ]; then
+        if [ -n "$pending" ]; then
             # shellcheck disable=SC2086
             hit=$(grep -l '^ssh-key: ' $pending 2>/dev/null)
             now=$(($(uptime_ms) - t0))
@@ -72,10 +72,12 @@ watch_keys() {
                 echo "${name%.log} $now" >>$F.keyed
                 pending=$(echo " $pending " | sed "s| $f | |")
             done
+            # shellcheck disable=SC2086
+            pending=$(echo $pending)
         fi
         if [ -e $F.created ]; then
             [ -n "$end" ] || end=$(($(uptime_ms) + WAIT_S * 1000))
-            [ -n "${pending# }" ] && [ "$(uptime_ms)" -lt "$end" ] || break
+            [ -n "$pending" ] && [ "$(uptime_ms)" -lt "$end" ] || break
         fi
         sleep 0.2
     done
@@ -175,7 +177,16 @@ fleet() {
     bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms faults=$faults triple_faults=$triple"
     [ "$faults" = 0 ] && [ "$triple" = 0 ] || check_fail "[$tag] $faults guests trapped, $triple triple faults"
     s=$(uptime_ms)
-    while read -r name _; do xl destroy "$name" 2>/dev/null; done <$F.names
+    # eight at a time: each waits on the vif's hotplug script
+    # (by pid: a bare wait would wait for the metadata service too)
+    n=0 pids=""
+    while read -r name _; do
+        xl destroy "$name" 2>/dev/null &
+        pids="$pids $!"
+        n=$((n + 1))
+        [ $((n % 8)) -ne 0 ] || { wait $pids; pids=""; }
+    done <$F.names
+    wait $pids
     n=0
     while [ "$(xl list | wc -l)" -gt 2 ] && [ $n -lt 300 ]; do sleep 1; n=$((n + 1)); done
     bench "kind=density-destroy fleet=$tag destroyed=$k ms=$(($(uptime_ms) - s)) left=$(($(xl list | wc -l) - 2))"
