@@ -329,6 +329,7 @@ def density(recs):
     setup = last(recs, kind="density-setup") or {}
     m4 = last(recs, kind="memory", guest="app", memory_mib="4")
     return {"fleets": fleets, "mem_app": num(setup.get("mem_app")), "mem_linux": num(setup.get("mem_linux")),
+            "xen_total_mib": num(setup.get("xen_total_mib")), "dom0_total_kib": num(setup.get("dom0_total_kib")),
             "memory_4": None if m4 is None else {"key": m4.get("key") == "1", "ssh": m4.get("ssh") == "1"}}
 
 
@@ -448,8 +449,9 @@ def main(argv):
     ds = density(recs)
     if ds["fleets"]:
         md += ["# Density: fleets created back to back on one host", "",
-               "Each fleet: one `xl create` after the other, none waited for, cloud-like DHCP; times from the first"
-               " `xl create`; memory after, with the fleet still running.", "",
+               "Host: %s MiB under Xen, dom0 %s MiB. Each fleet: one `xl create` after the other, none waited for,"
+               " cloud-like DHCP; times from the first `xl create`; memory after, with the fleet still running."
+               % (cell(ds["xen_total_mib"], "%d"), cell(ds["dom0_total_kib"] and ds["dom0_total_kib"] / 1024, "%d")), "",
                density_table(ds), "", density_findings(ds), ""]
     open(os.path.join(a.out, "report.md"), "w").write("\n".join(md))
     print("\n".join(md))

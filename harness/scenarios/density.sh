@@ -2,7 +2,7 @@
 # created back to back (one `xl create` after the other, none waited for),
 # at the smallest memory that gets the key and serves SSH, for each N in
 # DENSITY_NS ("max": until `xl create` fails, DENSITY_MAX or the creation
-# budget); then as many Linux guests as fit at theirs. Per fleet: the time
+# budget, dom0's memory); then as many Linux guests as fit at theirs. Per fleet: the time
 # from the first `xl create` to each guest's key and to its first `ssh ...
 # status` that succeeds, what dom0 and Xen have left, and every guest that
 # faulted (`trap:` on its console, `Triple fault` in `xl dmesg`) with its
@@ -13,7 +13,8 @@
 # DENSITY_MEM_LINUX (bisected when unset), DENSITY_MAX (1000),
 # DENSITY_LINUX_MAX (64), DENSITY_CREATE_S (1800: one fleet's creation
 # budget), DENSITY_WAIT_S (240: after the last create, for keys and SSH),
-# DENSITY_KINDS ("app linux").
+# DENSITY_KINDS ("app linux"), DENSITY_DOM0_RESERVE_MIB (64: creation stops
+# when dom0 has less available).
 DHCP_RANGE=10.1.0.10,10.1.255.250,255.255.0.0,12h
 DHCP_ROUTER=10.1.0.1
 . /payload/bench-lib.sh
@@ -22,6 +23,7 @@ MAXN=${DENSITY_MAX:-1000}
 LINUX_MAXN=${DENSITY_LINUX_MAX:-64}
 CREATE_S=${DENSITY_CREATE_S:-1800}
 WAIT_S=${DENSITY_WAIT_S:-240}
+DOM0_RESERVE=${DENSITY_DOM0_RESERVE_MIB:-64}
 DKINDS=${DENSITY_KINDS:-app linux}
 F=/tmp/fleet
 
@@ -141,7 +143,8 @@ fleet() {
         s=$(uptime_ms)
         if ! xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1; then
             stop=xl-create-failed
-            why=$(grep -v '^Parsing config' "/tmp/$name.xl.log" | tail -3 | tr '\n"' " '" | head -c 300)
+            # the first errors say why; the rest is libxl cleaning up
+            why=$(grep -v '^Parsing config' "/tmp/$name.xl.log" | head -3 | tr '\n"' " '" | head -c 400)
             bench "kind=density-create-failed fleet=$tag guest=$kind n=$((k + 1)) reason=\"$why\""
             xl destroy "$name" >/dev/null 2>&1
             break
@@ -149,6 +152,10 @@ fleet() {
         k=$((k + 1))
         echo "$name $(($(uptime_ms) - s)) $((s - t0))" >>$F.names
         [ $(($(uptime_ms) - t0)) -lt $((CREATE_S * 1000)) ] || { stop=creation-budget; break; }
+        # dom0 pays for every guest too (its xl process, the vif, xenstored):
+        # stop before its OOM killer picks xenstored
+        [ "$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)" -ge "$DOM0_RESERVE" ] ||
+            { stop=dom0-memory; break; }
     done
     [ "$k" -lt "$want" ] || [ -z "$max" ] || stop=cap
     created_ms=$(($(uptime_ms) - t0))
@@ -207,7 +214,7 @@ case " $DKINDS " in *" linux "*)
         MEM_LINUX=$MIN_MEM
     fi ;;
 esac
-bench "kind=density-setup mem_app=$MEM_APP mem_linux=${MEM_LINUX:--} ns=\"$NS\" max=$MAXN linux_max=$LINUX_MAXN create_s=$CREATE_S wait_s=$WAIT_S"
+bench "kind=density-setup xen_total_mib=$(xl info | awk '/^total_memory/ { print $3 }') dom0_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) mem_app=$MEM_APP mem_linux=${MEM_LINUX:--} ns=\"$NS\" max=$MAXN linux_max=$LINUX_MAXN create_s=$CREATE_S wait_s=$WAIT_S"
 
 # ---- fleets ----
 case " $DKINDS " in *" app "*)
