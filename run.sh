@@ -13,6 +13,7 @@
 #   ./run.sh ami [--run]       the EC2 import-snapshot / register-image steps for that image (--run: do them)
 #   ./run.sh bench [micro|xen] micro-benchmarks (busdma load/unload, target/criterion) and the real-Xen
 #                              bench beside a Linux PVH guest (build/bench/report.md); default both
+#   ./run.sh bench density     fleets of appliances and of Linux guests on one host (build/bench-density/report.md)
 #   ./run.sh fuzz [SECONDS]    every cargo-fuzz target for SECONDS each (default 60)
 #   ./run.sh deps              install what the build and the harness need
 set -euo pipefail
@@ -129,27 +130,56 @@ bench_micro() {
     (cd "$ROOT" && cargo bench -p busdma --bench load_unload -- --warm-up-time 1 --measurement-time 3)
 }
 
-# The appliance beside a Linux PVH guest on the same Xen, in one harness
-# session (harness/scenarios/bench.sh); build/bench/report.md is the table,
-# raw.csv/raw.json the numbers, xen/ the run's logs. BENCH_* variables in the
-# environment are passed on (e.g. BENCH_RUNS=7); BENCH_BASELINE_ELF=old.elf
-# boots an earlier appliance alternately with the others (boot runs only) for
-# an "appliance, before" column (or BENCH_BASELINE=raw.json, an earlier run's).
-bench_xen() {
-    build
-    local out=$BUILD/bench lg rc=0 envs=() v
+# The Linux anchor's files in OUT/linux-guest and the BENCH_*/DENSITY_*
+# variables of the environment as run-xen.sh arguments (BENCH_ARGS).
+bench_payload() {
+    local out=$1 lg v
     lg=$(bash "$ROOT/harness/build-linux-guest.sh")
     rm -rf "$out/linux-guest"
     mkdir -p "$out/linux-guest"
     cp "$lg"/vmlinux.gz "$lg"/initrd.gz "$lg"/manifest.txt "$out/linux-guest/"
-    for v in $(compgen -e | grep '^BENCH_' | grep -v '^BENCH_BASELINE' || true); do envs+=(--env "$v=${!v}"); done
+    BENCH_ARGS=(--extra "$out/linux-guest" --extra "$ROOT/harness/scenarios/bench-lib.sh")
+    for v in $(compgen -e | grep -E '^(BENCH|DENSITY)_' | grep -Ev '^BENCH_(BASELINE|DENSITY_|TIMEOUT)' || true); do
+        BENCH_ARGS+=(--env "$v=${!v}")
+    done
+}
+
+# The appliance beside a Linux PVH guest on the same Xen, in one harness
+# session (harness/scenarios/bench.sh); build/bench/report.md is the table,
+# raw.csv/raw.json the numbers, xen/ the run's logs. BENCH_* variables in the
+# environment are passed on (e.g. BENCH_RUNS=7); BENCH_BASELINE_ELF=old.elf
+# boots an earlier appliance alternately with the others (boot and service
+# runs) for an "appliance, before" column (or BENCH_BASELINE=raw.json, an
+# earlier run's).
+bench_xen() {
+    build
+    local out=$BUILD/bench rc=0
+    bench_payload "$out"
     rm -f "$out/baseline.elf"
-    [ -z "${BENCH_BASELINE_ELF:-}" ] || { cp "$BENCH_BASELINE_ELF" "$out/baseline.elf" && envs+=(--extra "$out/baseline.elf"); }
+    [ -z "${BENCH_BASELINE_ELF:-}" ] || { cp "$BENCH_BASELINE_ELF" "$out/baseline.elf" && BENCH_ARGS+=(--extra "$out/baseline.elf"); }
     bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/bench.sh" \
-        --out "$out/xen" --timeout "${BENCH_TIMEOUT:-2400}" --extra "$out/linux-guest" "${envs[@]}" || rc=$?
+        --out "$out/xen" --timeout "${BENCH_TIMEOUT:-2400}" "${BENCH_ARGS[@]}" || rc=$?
     python3 "$ROOT/harness/bench_report.py" "$out/xen/harness.log" "$out" --elf "$ELF" --linux-dir "$out/linux-guest" \
         ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"} $([ -f "$BUILD/appliance.img" ] && echo --disk-image "$BUILD/appliance.img") || rc=1
     log "bench report: $out/report.md (raw: $out/raw.csv, $out/raw.json; logs: $out/xen)"
+    return $rc
+}
+
+# Density (harness/scenarios/density.sh): fleets of appliances created back
+# to back, then as many Linux guests as fit, in one harness session; report
+# in build/bench-density/report.md. DENSITY_* variables are passed on;
+# BENCH_DENSITY_QEMU_MIB (2048, as every harness run) and
+# BENCH_DENSITY_DOM0_MIB (1024: dom0 pays ~1.7 MiB per guest, so the usual
+# 768 runs out before Xen does) size the harness host and dom0.
+bench_density() {
+    build
+    local out=$BUILD/bench-density rc=0 d0=${BENCH_DENSITY_DOM0_MIB:-1024}
+    bench_payload "$out"
+    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/density.sh" \
+        --out "$out/xen" --timeout "${BENCH_TIMEOUT:-4800}" --memory "${BENCH_DENSITY_QEMU_MIB:-2048}" \
+        --xen-append "dom0_mem=${d0}M,max:${d0}M" "${BENCH_ARGS[@]}" || rc=$?
+    python3 "$ROOT/harness/bench_report.py" "$out/xen/harness.log" "$out" || rc=1
+    log "density report: $out/report.md (raw: $out/raw.csv, $out/raw.json; logs: $out/xen)"
     return $rc
 }
 
@@ -157,8 +187,9 @@ bench() {
     case "${1:-all}" in
         micro) bench_micro ;;
         xen) bench_xen ;;
+        density) bench_density ;;
         all) bench_micro && bench_xen ;;
-        *) log "usage: run.sh bench [micro|xen]"; exit 2 ;;
+        *) log "usage: run.sh bench [micro|xen|density]"; exit 2 ;;
     esac
 }
 
@@ -215,5 +246,5 @@ case "$cmd" in
     fuzz) fuzz "$@" ;;
     test) test_all ;;
     demo) demo ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -13,7 +13,9 @@
 #                (LZ4 in Debian's 6.1 kernels); gzip'd because libxenguest
 #                gunzips kernels and the 50+ MB ELF is heavy to ship.
 #   initrd.gz    busybox-static, xen-netfront.ko (a module in the cloud
-#                kernel), harness/linux-guest/{init,udhcpc.script}
+#                kernel), dropbear (the SSH server, with the shared
+#                libraries it links: Debian's is not static) and
+#                harness/linux-guest/{init,udhcpc.script,status}
 #   manifest.txt package versions and sizes
 # The packages are fetched with the host's `apt-get download` (Debian
 # bookworm, as the rest of the harness). Kept next to the dom0 image, not in
@@ -27,15 +29,49 @@ HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
 CACHE=${XEN_HARNESS_CACHE:-$REPO/.cache/xen-harness}
 LINUX_GUEST_PKGS="linux-image-cloud-amd64 busybox-static"
+# dropbear-bin and what its binaries link (Debian bookworm's dependencies)
+SSH_PKGS="dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 libgmp10 zlib1g"
 
 say() { echo "build-linux-guest: $*" >&2; }
 
-# fetch_debs DIR: the cloud kernel (the package the metapackage points at) and busybox-static
+# fetch_debs DIR: the cloud kernel (the package the metapackage points at),
+# busybox-static, and dropbear with its libraries
 fetch_debs() {
     local kpkg
     kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
     [ -n "$kpkg" ] || { say "apt knows no linux-image-cloud-amd64 (apt-get update?)"; return 1; }
-    (cd "$1" && apt-get download -q "$kpkg" busybox-static >&2)
+    # shellcheck disable=SC2086
+    (cd "$1" && apt-get download -q "$kpkg" busybox-static $SSH_PKGS >&2)
+}
+
+# add_with_libs FROM ROOT FILE...: copy FILEs (paths inside the unpacked
+# packages FROM) into ROOT, and every shared library they need, transitively,
+# into ROOT/lib/x86_64-linux-gnu (on ld.so's built-in multiarch path)
+add_with_libs() {
+    local from=$1 root=$2 f lib path todo
+    shift 2
+    mkdir -p "$root/lib/x86_64-linux-gnu" "$root/lib64"
+    todo=""
+    for f in "$@"; do
+        mkdir -p "$root/$(dirname "$f")"
+        cp -L "$from/$f" "$root/$f"
+        todo="$todo $from/$f"
+    done
+    cp -L "$from/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$root/lib/x86_64-linux-gnu/"
+    ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
+    while [ -n "${todo// /}" ]; do
+        set -- $todo
+        todo=""
+        for f in "$@"; do
+            for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+                [ ! -e "$root/lib/x86_64-linux-gnu/$lib" ] || continue
+                path=$(find "$from" -name "$lib" -print -quit)
+                [ -n "$path" ] || { say "no $lib in the unpacked packages"; return 1; }
+                cp -L "$path" "$root/lib/x86_64-linux-gnu/$lib"
+                todo="$todo $path"
+            done
+        done
+    done
 }
 
 # extract_vmlinux BZIMAGE OUT: the ELF inside a bzImage (boot protocol 2.08+:
@@ -68,15 +104,18 @@ pack_initrd() {
     cp "$(find "$1"/k/lib/modules -name 'xen-netfront.ko*' | head -1)" "$r"/lib/xen-netfront.ko
     cp "$HARNESS"/linux-guest/init "$r"/init
     cp "$HARNESS"/linux-guest/udhcpc.script "$r"/bin/udhcpc.script
-    chmod +x "$r"/init "$r"/bin/udhcpc.script
+    cp "$HARNESS"/linux-guest/status "$r"/bin/status
+    chmod +x "$r"/init "$r"/bin/udhcpc.script "$r"/bin/status
+    add_with_libs "$1"/ssh "$r" usr/sbin/dropbear usr/bin/dropbearkey
     (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$2"
 }
 
 recipe_key() {
     {
         echo "$LINUX_GUEST_PKGS"
-        declare -f fetch_debs extract_vmlinux pack_initrd
-        cat "$HARNESS"/linux-guest/init "$HARNESS"/linux-guest/udhcpc.script
+        echo "$SSH_PKGS"
+        declare -f fetch_debs add_with_libs extract_vmlinux pack_initrd
+        cat "$HARNESS"/linux-guest/init "$HARNESS"/linux-guest/udhcpc.script "$HARNESS"/linux-guest/status
     } | sha256sum | cut -c1-16
 }
 
@@ -100,10 +139,11 @@ command -v lz4 >/dev/null || bash "$HARNESS/install-deps.sh" >&2
 TMP=$CACHE/tmp-linux-guest-$KEY
 rm -rf "$TMP"
 trap 'rm -rf "$TMP"' EXIT
-mkdir -p "$TMP/debs" "$TMP/k" "$TMP/bb"
+mkdir -p "$TMP/debs" "$TMP/k" "$TMP/bb" "$TMP/ssh"
 fetch_debs "$TMP/debs"
 dpkg-deb -x "$(ls "$TMP"/debs/linux-image-*.deb | head -1)" "$TMP/k"
 dpkg-deb -x "$(ls "$TMP"/debs/busybox-static_*.deb | head -1)" "$TMP/bb"
+for p in $SSH_PKGS; do dpkg-deb -x "$(ls "$TMP"/debs/"${p}"_*.deb | head -1)" "$TMP/ssh"; done
 extract_vmlinux "$(ls "$TMP"/k/boot/vmlinuz-* | head -1)" "$TMP/vmlinux"
 gzip -6 -c "$TMP/vmlinux" >"$TMP/vmlinux.gz"
 pack_initrd "$TMP" "$TMP/initrd.gz"

@@ -3,7 +3,7 @@
 #
 #   run-xen.sh --scenario SCRIPT [--guest ELF] [--out DIR] [--timeout S]
 #              [--extra FILE]... [--env NAME=VALUE]...
-#              [--xen-append ARGS] [--dom0-append ARGS]
+#              [--xen-append ARGS] [--dom0-append ARGS] [--memory MIB]
 #
 # The guest lands at /payload/guest.elf in dom0, the scenario at
 # /payload/scenario.sh (sourced by dom0's init after harness/dom0/lib.sh and
@@ -20,13 +20,13 @@ set -euo pipefail
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS/.." && pwd)
-GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300 XEN_APPEND="" DOM0_APPEND=""
+GUEST="" SCENARIO="" OUT=$REPO/build/xen-run TIMEOUT=300 XEN_APPEND="" DOM0_APPEND="" MEMORY=2048
 EXTRAS=() ENVS=()
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage ;;
-        --guest | --scenario | --out | --timeout | --extra | --env | --xen-append | --dom0-append)
+        --guest | --scenario | --out | --timeout | --extra | --env | --xen-append | --dom0-append | --memory)
             [ $# -ge 2 ] || { echo "run-xen: $1 needs a value" >&2; exit 2; } ;;
         *) echo "run-xen: unknown argument $1" >&2; usage ;;
     esac
@@ -39,6 +39,7 @@ while [ $# -gt 0 ]; do
         --env) ENVS+=("$2") ;;
         --xen-append) XEN_APPEND="$XEN_APPEND $2" ;;
         --dom0-append) DOM0_APPEND="$DOM0_APPEND $2" ;;
+        --memory) MEMORY=$2 ;;
     esac
     shift 2
 done
@@ -46,6 +47,7 @@ done
 [ -z "$GUEST" ] || [ -f "$GUEST" ] || { echo "run-xen: --guest $GUEST: no such file" >&2; exit 2; }
 case "$DOM0_APPEND" in *,*) echo "run-xen: --dom0-append cannot hold a comma (QEMU's module separator)" >&2; exit 2 ;; esac
 case "$TIMEOUT" in '' | *[!0-9]*) echo "run-xen: --timeout takes whole seconds" >&2; exit 2 ;; esac
+case "$MEMORY" in '' | *[!0-9]*) echo "run-xen: --memory takes MiB" >&2; exit 2 ;; esac
 for e in "${ENVS[@]}"; do
     [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "run-xen: --env wants NAME=VALUE, got '$e'" >&2; exit 2; }
 done
@@ -86,7 +88,7 @@ XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 set +e
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$MEMORY" -smp 2 \
     -nographic -no-reboot -monitor none -display none -serial "file:$OUT/serial.raw" \
     -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
     -initrd "$DOM0_KERNEL console=hvc0 rdinit=/init ${DOM0_APPEND:-quiet},$OUT/initrd.img" \

@@ -25,6 +25,43 @@ HARNESS: t_ms=15 event=bench kind=cost guest=app dir=to_guest port=5001 name=sin
 HARNESS: t_ms=16 check=pass name="x"
 """
 
+# the cloud-like DHCP mode: domain start -> key 300, 500 (app), 8000 (linux)
+CLOUD = """\
+HARNESS: t_ms=30 event=bench kind=boot guest=app dhcp=cloud run=1 ok=1 why=ok xl_create_ms=2000 first_output_ms=2100 key_ms=2300 ssh_ms=3300 guest_ms=250 phases="xenstore_ms=50 netfront_ms=60 address_ms=100 metadata_ms=250 ssh_ms=250"
+HARNESS: t_ms=31 event=bench kind=boot guest=linux dhcp=cloud run=1 ok=1 why=ok xl_create_ms=4000 first_output_ms=6000 key_ms=12000 ssh_ms=12000 guest_ms=8000 phases="init_ms=4000 netfront_ms=5000 address_ms=6000 metadata_ms=8000 ssh_ms=8500"
+HARNESS: t_ms=32 event=bench kind=boot guest=app dhcp=cloud run=2 ok=1 why=ok xl_create_ms=3000 first_output_ms=3100 key_ms=3500 ssh_ms=- guest_ms=450 phases="xenstore_ms=70 netfront_ms=80 address_ms=200 metadata_ms=450 ssh_ms=450"
+"""
+JUMBO = """\
+HARNESS: t_ms=40 event=bench kind=mtu guest=app mtu=9000 vif_mtu=9000 lease_mtu=9000 netfront_mtu=9000
+HARNESS: t_ms=41 event=bench kind=tcp guest=app mtu=9000 dir=from_guest bytes=100 s=1 mb_s=40.00
+HARNESS: t_ms=42 event=bench kind=tcp guest=linux mtu=9000 dir=from_guest bytes=100 s=1 mb_s=30.00
+HARNESS: t_ms=43 event=bench kind=cost guest=app mtu=9000 dir=from_guest port=5002 name=source bytes=4194304 rx_packets=100 tx_packets=50 hypercalls=84 notifies=12 upcalls=36 hypercalls_per_1k_packets=21 notifies_per_1k_packets=3 upcalls_per_1k_packets=9
+"""
+DENSITY = """\
+HARNESS: t_ms=1 event=bench kind=memory guest=app memory_mib=4 ok=1 key=1 ssh=1 why=ok
+HARNESS: t_ms=2 event=bench kind=density-setup mem_app=4 mem_linux=80 ns="max"
+HARNESS: t_ms=3 event=bench kind=density-mem phase=before fleet=a domains=0 xen_free_mib=100 dom0_avail_kib=500000 xl_procs=0 xl_rss_kib=0
+HARNESS: t_ms=4 event=bench kind=density-create-failed fleet=a guest=app n=4 reason="Cannot allocate memory"
+HARNESS: t_ms=5 event=bench kind=density-mem phase=after fleet=a domains=3 xen_free_mib=82 dom0_avail_kib=496928 xl_procs=3 xl_rss_kib=3000
+HARNESS: t_ms=6 event=bench kind=density-guest fleet=a guest=app name=a-1 start_ms=0 create_ms=1000 key_ms=3000 ssh_ms=4000 fault=0
+HARNESS: t_ms=7 event=bench kind=density-guest fleet=a guest=app name=a-2 start_ms=1000 create_ms=2000 key_ms=5000 ssh_ms=7000 fault=1
+HARNESS: t_ms=8 event=bench kind=density-guest fleet=a guest=app name=a-3 start_ms=3000 create_ms=3000 key_ms=- ssh_ms=- fault=0
+HARNESS: t_ms=9 event=bench kind=density-fleet fleet=a guest=app memory_mib=4 max=1 want=1000 created=3 keyed=2 ssh_ready=2 stop=xl-create-failed create_all_ms=6000 faults=1 triple_faults=1
+HARNESS: t_ms=10 event=bench kind=density-guest fleet=l guest=linux name=l-1 start_ms=0 create_ms=4000 key_ms=20000 ssh_ms=25000 fault=0
+HARNESS: t_ms=11 event=bench kind=density-fleet fleet=l guest=linux memory_mib=80 max=1 want=64 created=1 keyed=1 ssh_ready=1 stop=xl-create-failed faults=0 triple_faults=0
+"""
+
+
+def report_of(test, log):
+    """report.md that main writes for a harness log (asserting it succeeds)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "harness.log")
+        with open(path, "w") as f:
+            f.write(log)
+        test.assertEqual(br.main([path, os.path.join(d, "o")]), 0)
+        with open(os.path.join(d, "o", "report.md")) as f:
+            return f.read()
+
 
 class Report(unittest.TestCase):
     def test_parse_keeps_only_bench_records(self):
@@ -40,14 +77,14 @@ class Report(unittest.TestCase):
 
     def test_summary_counts_failures_and_excludes_them(self):
         s = br.summarize(br.parse(LOG.splitlines()))
-        self.assertEqual(s["app"]["key_ms"], {"median": 4000, "min": 3000, "max": 5000, "n": 3})
-        self.assertEqual(s["linux"]["boot_failures"], 1)
-        self.assertEqual(s["linux"]["key_ms"]["n"], 2)
-        self.assertEqual(s["linux"]["key_ms"]["median"], 16000)
+        self.assertEqual(s["app"]["boot"]["check"]["key_ms"], {"median": 4000, "min": 3000, "max": 5000, "n": 3})
+        self.assertEqual(s["linux"]["boot"]["check"]["failures"], 1)
+        self.assertEqual(s["linux"]["boot"]["check"]["key_ms"]["n"], 2)
+        self.assertEqual(s["linux"]["boot"]["check"]["key_ms"]["median"], 16000)
         self.assertEqual(s["app"]["min_memory_mib"], 5)
         self.assertEqual(s["app"]["idle_cpu_s"], 0.0)
         self.assertEqual(s["app"]["ping"]["p99_ms"], 9.0)
-        self.assertEqual(s["linux"].get("tcp_to_guest_mb_s"), 20.0)
+        self.assertEqual(s["linux"]["tcp"]["1500"]["to_guest"], 20.0)
 
     def test_table_ratios_are_linux_over_appliance(self):
         s = br.summarize(br.parse(LOG.splitlines()))
@@ -76,16 +113,82 @@ class Report(unittest.TestCase):
     def test_base_guest_in_the_same_run_is_the_before_column(self):
         log = LOG + "HARNESS: t_ms=20 event=bench kind=boot guest=base run=1 ok=1 why=ok xl_create_ms=3000 key_ms=9000 guest_ms=6000\n"
         s = br.summarize(br.parse(log.splitlines()))
-        self.assertEqual(s["base"]["key_ms"]["median"], 9000)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "harness.log")
-            with open(path, "w") as f:
-                f.write(log)
-            self.assertEqual(br.main([path, os.path.join(d, "o")]), 0)
-            with open(os.path.join(d, "o", "report.md")) as f:
-                md = f.read()
-            row = next(l for l in md.splitlines() if l.startswith("| boot to key"))
-            self.assertIn("| 9.00 (9.00–9.00, n=1) | 4.00 (3.00–5.00, n=3) |", row)
+        self.assertEqual(s["base"]["boot"]["check"]["key_ms"]["median"], 9000)
+        row = next(l for l in report_of(self, log).splitlines() if l.startswith("| boot to key"))
+        self.assertIn("| 9.00 (9.00–9.00, n=1) | 4.00 (3.00–5.00, n=3) |", row)
+
+    def test_cloud_dhcp_rows_come_first_with_domain_start_ssh_and_phases(self):
+        s = br.summarize(br.parse((LOG + CLOUD).splitlines()))
+        cloud = s["app"]["boot"]["cloud"]
+        # domain start = the end of xl create: key_ms - xl_create_ms per run
+        self.assertEqual(cloud["start_to_key_ms"], {"median": 400, "min": 300, "max": 500, "n": 2})
+        self.assertEqual(cloud["start_to_ssh_ms"]["median"], 1300)
+        self.assertEqual(cloud["ssh_failures"], 1)
+        self.assertEqual(cloud["phases"]["address_ms"]["median"], 150)
+        self.assertEqual(s["linux"]["boot"]["cloud"]["phases"]["init_ms"]["median"], 4000)
+        t = br.table(s, {}).splitlines()
+        sections = [l for l in t if l.startswith("| **")]
+        self.assertIn("--no-ping", sections[0])
+        self.assertIn("3 ARP pings", sections[1])
+        start = next(l for l in t if "domain start → key" in l)
+        self.assertIn("| 0.40 | 8.00 | 20.0x |", start)
+        first_phase = next(l for l in t if "XenStore up" in l)
+        self.assertIn("| 60 | 4000 | 66.7x |", first_phase)
+        ssh = next(l for l in t if l.startswith("| boot to SSH-ready"))
+        self.assertIn("n=1, 1 failed", ssh)
+
+    def test_targets_say_met_or_not(self):
+        s = br.summarize(br.parse((LOG + CLOUD).splitlines()))
+        t = br.targets(s)
+        self.assertIn("domain start → key, cloud-like DHCP: Linux 8.00 s / appliance 0.40 s = 20.0x (target ≥ 20x: met)", t)
+        self.assertIn("SSH-ready, cloud-like DHCP: Linux 12.00 s / appliance 3.30 s = 3.6x (target ≥ 5x: not met)", t)
+        self.assertIn("not measured", br.targets(br.summarize(br.parse(LOG.splitlines()))))
+
+    def test_jumbo_rows_per_mtu(self):
+        s = br.summarize(br.parse((LOG + JUMBO).splitlines()))
+        self.assertEqual(s["app"]["tcp"]["9000"]["from_guest"], 40.0)
+        self.assertEqual(s["app"]["tcp"]["1500"]["to_guest"], 10.0)
+        t = br.table(s, {}).splitlines()
+        i1500 = next(i for i, l in enumerate(t) if "TCP at MTU 1500" in l)
+        i9000 = next(i for i, l in enumerate(t) if "TCP at MTU 9000" in l)
+        self.assertLess(i1500, i9000)
+        jumbo = t[i9000:]
+        self.assertIn("vif 9000, lease 9000, netfront 9000", next(l for l in jumbo if "MTU the guest took" in l))
+        self.assertIn("| 40.00 | 30.00 | 0.75x |", next(l for l in jumbo if "guest source → dom0" in l))
+        # GSO packets are large: the cost per MiB is what compares across MTUs
+        self.assertIn("21 hypercalls, 3 notifications, 9 upcalls (150 packets; per MiB 21 / 3 / 9) | not counted",
+                      "\n".join(jumbo))
+
+    def test_an_earlier_raw_json_of_the_old_shape_is_a_before_column(self):
+        old = {"key_ms": {"median": 7000, "min": 6000, "max": 8000, "n": 5}, "boot_failures": 0,
+               "xl_create_ms": {"median": 2000, "min": 2000, "max": 2000, "n": 5}, "tcp_to_guest_mb_s": 5.5,
+               "cost_to_guest": {"hypercalls_per_1k_packets": 93}, "min_memory_mib": 5}
+        s = br.summarize(br.parse(LOG.splitlines()))
+        t = br.table(s, {}, old).splitlines()
+        self.assertIn("| 7.00 (6.00–8.00, n=5) | 4.00 (3.00–5.00, n=3) |", next(l for l in t if l.startswith("| boot to key")))
+        self.assertIn("| 5.50 | 10.00 |", next(l for l in t if "dom0 → guest sink" in l))
+        self.assertIn("| 93 hypercalls", next(l for l in t if "per 1000 packets, dom0 → guest" in l))
+
+    def test_density_fleets_ratio_and_trouble(self):
+        ds = br.density(br.parse(DENSITY.splitlines()))
+        app, lin = ds["fleets"]
+        self.assertEqual((app["created"], app["keyed"], app["ssh_ready"]), (3, 2, 2))
+        self.assertEqual(app["last_key_ms"], 5000)
+        self.assertEqual(app["last_ssh_ms"], 7000)
+        self.assertEqual(app["create_ms"]["median"], 2000)
+        self.assertEqual(app["xen_mib_per_guest"], 6.0)
+        self.assertEqual(app["dom0_kib_per_guest"], 1024)
+        self.assertEqual(app["trouble"], ["a-2", "a-3"])
+        f = br.density_findings(ds)
+        self.assertIn("`memory = 4`: key fetched, SSH served", f)
+        self.assertIn("3 appliances, 1 Linux guests = 3.0x (target ≥ 15x: not met)", f)
+        self.assertIn("a stopped at `xl create` 4: Cannot allocate memory", f)
+        self.assertIn("a: no key or a trap: a-2 a-3; triple faults in `xl dmesg`: 1", f)
+        t = br.density_table(ds)
+        self.assertIn("| appliance × as many as fit | 4 | 3 (xl-create-failed) | 2 | 2 | 5.00 | 7.00 |", t)
+        md = report_of(self, DENSITY)
+        self.assertIn("# Density", md)
+        self.assertNotIn("# Bench", md)
 
     def test_empty_log_is_a_failure(self):
         with tempfile.TemporaryDirectory() as d:

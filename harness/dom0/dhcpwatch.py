@@ -3,7 +3,10 @@
 crossing a dom0 bridge, stamped with dom0's uptime in ms (the HARNESS:
 lines' clock), to see where a guest's time from DHCP to the key goes.
 
-usage: dhcpwatch.py IFACE   (runs until killed; one line per message)"""
+usage: dhcpwatch.py IFACE|any   (runs until killed; one line per message)
+With `any`, every interface, each line naming it (if=): a guest's frame
+shows on its vif when netback hands it to dom0, and on the bridge once the
+bridge passes it on (a bridge port not yet forwarding drops it between)."""
 import socket, struct, sys
 
 TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM"}
@@ -15,13 +18,23 @@ def uptime_ms():
 
 
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-s.bind((sys.argv[1], 0))
+ANY = sys.argv[1] == "any"
+if not ANY:
+    s.bind((sys.argv[1], 0))
+
+
+def say(fields, ifname):
+    print("dhcpwatch: t_ms=%d %s%s" % (uptime_ms(), fields, " if=" + ifname if ANY else ""), flush=True)
+
+
 while True:
-    f = s.recv(2048)
+    f, where = s.recvfrom(2048)
+    if where[0] == "lo":
+        continue
     if f[12:14] == b"\x08\x06" and len(f) >= 42:
         op = struct.unpack("!H", f[20:22])[0]
-        print("dhcpwatch: t_ms=%d arp=%s sender=%s target=%s" % (uptime_ms(), "request" if op == 1 else "reply",
-              socket.inet_ntoa(f[28:32]), socket.inet_ntoa(f[38:42])), flush=True)
+        say("arp=%s sender=%s target=%s" % ("request" if op == 1 else "reply",
+            socket.inet_ntoa(f[28:32]), socket.inet_ntoa(f[38:42])), where[0])
         continue
     if len(f) >= 54 and f[12:14] == b"\x08\x00" and f[14 + 9] == 6:
         ihl = (f[14] & 0xF) * 4
@@ -30,7 +43,7 @@ while True:
         flags = f[t + 13]
         if 80 in (sport, dport) and flags & 0x07:
             names = [n for b, n in ((2, "SYN"), (16, "ACK"), (1, "FIN"), (4, "RST")) if flags & b]
-            print("dhcpwatch: t_ms=%d tcp=%s %d->%d" % (uptime_ms(), "+".join(names), sport, dport), flush=True)
+            say("tcp=%s %d->%d" % ("+".join(names), sport, dport), where[0])
         continue
     if len(f) < 14 + 20 + 8 + 240 or f[12:14] != b"\x08\x00" or f[14 + 9] != 17:
         continue
@@ -50,4 +63,4 @@ while True:
         if d[i] == 53:
             mtype = TYPES.get(d[i + 2], str(d[i + 2]))
         i += 2 + d[i + 1]
-    print("dhcpwatch: t_ms=%d type=%s xid=%d client=%s" % (uptime_ms(), mtype, xid, chaddr), flush=True)
+    say("type=%s xid=%d client=%s" % (mtype, xid, chaddr), where[0])

@@ -179,7 +179,10 @@ dump_console() { sed "s/^/[$1] /" "$(guest_log "$1")" 2>/dev/null || echo "[$1] 
 # harness_watchdog SECONDS: (in the background) if the scenario has not
 # finished by SECONDS of dom0 uptime, fail the run, still printing the consoles
 harness_watchdog() {
-    while [ "$(uptime_ms)" -lt $(($1 * 1000)) ]; do sleep 1; done
+    local t
+    # a reading that fails (a density run once saw `awk: not found` for a
+    # moment) is no reading, not the deadline
+    while t=$(uptime_ms); [ -z "$t" ] || [ "$t" -lt $(($1 * 1000)) ]; do sleep 1; done
     harness_log "check=fail name=\"scenario finished within ${1}s of dom0 uptime\""
     HARNESS_FAILS=1 HARNESS_FIRST_FAIL="deadline: scenario still running after ${1}s"
     xl list

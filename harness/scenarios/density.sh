@@ -1,0 +1,230 @@
+# Scenario (issue 19): density, the way a fleet comes up. N appliances are
+# created back to back (one `xl create` after the other, none waited for),
+# at the smallest memory that gets the key and serves SSH, for each N in
+# DENSITY_NS ("max": until `xl create` fails, DENSITY_MAX or the creation
+# budget, dom0's memory); then as many Linux guests as fit at theirs. Per fleet: the time
+# from the first `xl create` to each guest's key and to its first `ssh ...
+# status` that succeeds, what dom0 and Xen have left, and every guest that
+# faulted (`trap:` on its console, `Triple fault` in `xl dmesg`) with its
+# console. Cloud-like DHCP (no address check) on a /16, so that hundreds of
+# guests get an address. Records: `event=bench kind=density-*`
+# (harness/bench_report.py). Guest configs, DHCP, the probes: bench-lib.sh.
+# Knobs (--env): DENSITY_NS ("16 32 64 max"), DENSITY_MEM_APP and
+# DENSITY_MEM_LINUX (bisected when unset), DENSITY_MAX (1000),
+# DENSITY_LINUX_MAX (64), DENSITY_CREATE_S (1800: one fleet's creation
+# budget), DENSITY_WAIT_S (240: after the last create, for keys and SSH),
+# DENSITY_KINDS ("app linux"), DENSITY_DOM0_RESERVE_MIB (64: creation stops
+# when dom0 has less available).
+DHCP_RANGE=10.1.0.10,10.1.255.250,255.255.0.0,12h
+DHCP_ROUTER=10.1.0.1
+. /payload/bench-lib.sh
+NS=${DENSITY_NS:-16 32 64 max}
+MAXN=${DENSITY_MAX:-1000}
+LINUX_MAXN=${DENSITY_LINUX_MAX:-64}
+CREATE_S=${DENSITY_CREATE_S:-1800}
+WAIT_S=${DENSITY_WAIT_S:-240}
+DOM0_RESERVE=${DENSITY_DOM0_RESERVE_MIB:-64}
+DKINDS=${DENSITY_KINDS:-app linux}
+F=/tmp/fleet
+
+ip addr add 10.1.0.1/16 dev xenbr0
+# hundreds of neighbours on the bridge: room in dom0's ARP table
+sysctl -qw net.ipv4.neigh.default.gc_thresh1=4096 net.ipv4.neigh.default.gc_thresh2=8192 \
+    net.ipv4.neigh.default.gc_thresh3=16384
+bench_setup
+dhcp_server cloud
+
+# rss_of PROG: "KIB COUNT", the resident memory of PROG's processes
+rss_of() { ps -o rss= -C "$1" 2>/dev/null | awk '{ s += $1; n++ } END { printf "%d %d", s, n }'; }
+
+# host_mem PHASE FLEET: what Xen and dom0 have left, and what dom0's own
+# per-guest processes (xenstored, xenconsoled, one xl per domain) hold
+host_mem() {
+    set -- "$1" "$2" "$(rss_of xenstored)" "$(rss_of oxenstored)" "$(rss_of xenconsoled)" "$(rss_of xl)"
+    bench "kind=density-mem phase=$1 fleet=$2 domains=$(($(xl list | wc -l) - 2))" \
+        "xen_free_mib=$(xl info | awk '/^free_memory/ { print $3 }')" \
+        "dom0_avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)" \
+        "dom0_free_kib=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)" \
+        "xenstored_rss_kib=${3% *} oxenstored_rss_kib=${4% *} xenconsoled_rss_kib=${5% *}" \
+        "xl_procs=${6#* } xl_rss_kib=${6% *}"
+}
+
+# first_words FILE FROM: the first word of FILE's lines FROM.. (1-based)
+first_words() { tail -n +"$2" "$1" | cut -d' ' -f1; }
+
+# watch_keys T0: (background) every 0.2 s, the fleet's consoles that now
+# hold the ssh-key: line, as "NAME MS" (from T0) in $F.keyed; ends once
+# creation is over and every guest keyed, or WAIT_S after creation ended
+watch_keys() {
+    local t0=$1 seen=0 total pending="" hit f now end="" name
+    while :; do
+        total=$(wc -l <$F.names)
+        if [ "$total" -gt "$seen" ]; then
+            for name in $(first_words $F.names $((seen + 1)) | head -n $((total - seen))); do
+                pending="$pending $(guest_log "$name")"
+            done
+            seen=$total
+        fi
+        if [ -n "$pending" ]; then
+            # shellcheck disable=SC2086
+            hit=$(grep -l '^ssh-key: ' $pending 2>/dev/null)
+            now=$(($(uptime_ms) - t0))
+            for f in $hit; do
+                name=${f##*/guest-}
+                echo "${name%.log} $now" >>$F.keyed
+                pending=$(echo " $pending " | sed "s| $f | |")
+            done
+            # shellcheck disable=SC2086
+            pending=$(echo $pending)
+        fi
+        if [ -e $F.created ]; then
+            [ -n "$end" ] || end=$(($(uptime_ms) + WAIT_S * 1000))
+            [ -n "$pending" ] && [ "$(uptime_ms)" -lt "$end" ] || break
+        fi
+        sleep 0.2
+    done
+    touch $F.keys-done
+}
+
+# probe_ssh T0: (background) `ssh admin@IP status` to each keyed guest until
+# one succeeds, round robin, as "NAME MS TRIES" in $F.ssh; ends when every
+# keyed guest answered and the key watch is over, or WAIT_S after creation
+probe_ssh() {
+    local t0=$1 seen=0 total pending="" left name ip tries end=""
+    while :; do
+        total=$(wc -l <$F.keyed)
+        if [ "$total" -gt "$seen" ]; then
+            for name in $(first_words $F.keyed $((seen + 1)) | head -n $((total - seen))); do
+                pending="$pending $name:0"
+            done
+            seen=$total
+        fi
+        left=""
+        for name in $pending; do
+            tries=$((${name#*:} + 1))
+            name=${name%:*}
+            ip=$(lease_ip "$name")
+            if [ -n "$ip" ] && ssh_status "$ip"; then
+                echo "$name $(($(uptime_ms) - t0)) $tries" >>$F.ssh
+            else
+                left="$left $name:$tries"
+            fi
+        done
+        pending=$left
+        if [ -e $F.created ]; then
+            [ -n "$end" ] || end=$(($(uptime_ms) + WAIT_S * 1000))
+            [ "$(uptime_ms)" -lt "$end" ] || break
+            [ -n "$pending" ] || [ ! -e $F.keys-done ] || [ "$(wc -l <$F.keyed)" -gt "$seen" ] || break
+        fi
+        sleep 0.2
+    done
+    touch $F.ssh-done
+}
+
+# fleet KIND MEM WANT TAG [max]: create up to WANT guests back to back
+# ("max": as many as fit), then wait for their keys and SSH; one
+# kind=density-guest record per guest and a kind=density-fleet summary; the
+# guests are destroyed after
+fleet() {
+    local kind=$1 mem=$2 want=$3 tag=$4 max=${5:-} t0 k=0 stop=all-created s name why faults=0 keyed sshd
+    rm -f $F.*
+    : >$F.names
+    : >$F.keyed
+    : >$F.ssh
+    xl dmesg -c >/dev/null 2>&1
+    host_mem before "$tag"
+    t0=$(uptime_ms)
+    watch_keys "$t0" &
+    probe_ssh "$t0" &
+    while [ $k -lt "$want" ]; do
+        name=$tag-$((k + 1))
+        cfg "$kind" "$name" "$mem"
+        rm -f "$(guest_log "$name")"
+        s=$(uptime_ms)
+        if ! xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1; then
+            stop=xl-create-failed
+            # the first errors say why; the rest is libxl cleaning up
+            why=$(grep -v '^Parsing config' "/tmp/$name.xl.log" | head -3 | tr '\n"' " '" | head -c 400)
+            bench "kind=density-create-failed fleet=$tag guest=$kind n=$((k + 1)) reason=\"$why\""
+            xl destroy "$name" >/dev/null 2>&1
+            break
+        fi
+        k=$((k + 1))
+        echo "$name $(($(uptime_ms) - s)) $((s - t0))" >>$F.names
+        [ $(($(uptime_ms) - t0)) -lt $((CREATE_S * 1000)) ] || { stop=creation-budget; break; }
+        # dom0 pays for every guest too (its xl process, the vif, xenstored):
+        # stop before its OOM killer picks xenstored
+        [ "$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)" -ge "$DOM0_RESERVE" ] ||
+            { stop=dom0-memory; break; }
+    done
+    [ "$k" -lt "$want" ] || [ -z "$max" ] || stop=cap
+    created_ms=$(($(uptime_ms) - t0))
+    touch $F.created
+    while [ ! -e $F.keys-done ] || [ ! -e $F.ssh-done ]; do sleep 1; done
+    host_mem after "$tag"
+    # one record per guest; faults and guests without a key get their console
+    while read -r name create_ms start_ms; do
+        key=$(awk -v n="$name" '$1 == n { print $2 }' $F.keyed)
+        ssh=$(awk -v n="$name" '$1 == n { print $2 " " $3 }' $F.ssh)
+        [ -n "$ssh" ] || ssh="- -"
+        fault=0
+        grep -q '^trap: ' "$(guest_log "$name")" 2>/dev/null && fault=1
+        bench "kind=density-guest fleet=$tag guest=$kind name=$name memory_mib=$mem start_ms=$start_ms create_ms=$create_ms key_ms=${key:--} ssh_ms=${ssh% *} ssh_tries=${ssh#* } fault=$fault state=$(domain_state "$name")"
+        if [ $fault = 1 ] || [ -z "$key" ]; then
+            faults=$((faults + fault))
+            dump_console "$name"
+        elif [ "$name" != "$tag-1" ]; then
+            rm -f "$(guest_log "$name")"
+        fi
+    done <$F.names
+    triple=$(xl dmesg 2>/dev/null | grep -c 'Triple fault')
+    [ "$triple" = 0 ] || xl dmesg | grep -B2 -A8 'Triple fault' | sed "s/^/[xl dmesg $tag] /"
+    keyed=$(wc -l <$F.keyed)
+    sshd=$(wc -l <$F.ssh)
+    bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms faults=$faults triple_faults=$triple"
+    [ "$faults" = 0 ] && [ "$triple" = 0 ] || check_fail "[$tag] $faults guests trapped, $triple triple faults"
+    s=$(uptime_ms)
+    # eight at a time: each waits on the vif's hotplug script
+    # (by pid: a bare wait would wait for the metadata service too)
+    n=0 pids=""
+    while read -r name _; do
+        xl destroy "$name" 2>/dev/null &
+        pids="$pids $!"
+        n=$((n + 1))
+        [ $((n % 8)) -ne 0 ] || { wait $pids; pids=""; }
+    done <$F.names
+    wait $pids
+    n=0
+    while [ "$(xl list | wc -l)" -gt 2 ] && [ $n -lt 300 ]; do sleep 1; n=$((n + 1)); done
+    bench "kind=density-destroy fleet=$tag destroyed=$k ms=$(($(uptime_ms) - s)) left=$(($(xl list | wc -l) - 2))"
+    FLEET_CREATED=$k FLEET_KEYED=$keyed FLEET_SSH=$sshd
+}
+
+# ---- the smallest memory each kind gets the key and serves SSH at ----
+MEM_APP=${DENSITY_MEM_APP:-}
+if [ -z "$MEM_APP" ]; then
+    # memory = 4 first, on its own: the question is whether it is enough
+    if boots_to_ssh app app-m4 4; then bisect app 2 4; else bisect app 4 8; fi
+    MEM_APP=$MIN_MEM
+fi
+MEM_LINUX=${DENSITY_MEM_LINUX:-}
+case " $DKINDS " in *" linux "*)
+    if [ -z "$MEM_LINUX" ]; then
+        bisect linux 48 128
+        MEM_LINUX=$MIN_MEM
+    fi ;;
+esac
+bench "kind=density-setup xen_total_mib=$(xl info | awk '/^total_memory/ { print $3 }') dom0_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) mem_app=$MEM_APP mem_linux=${MEM_LINUX:--} ns=\"$NS\" max=$MAXN linux_max=$LINUX_MAXN create_s=$CREATE_S wait_s=$WAIT_S"
+
+# ---- fleets ----
+case " $DKINDS " in *" app "*)
+    for n in $NS; do
+        if [ "$n" = max ]; then fleet app "$MEM_APP" "$MAXN" appmax max; else fleet app "$MEM_APP" "$n" "app$n"; fi
+        [ "$n" != 64 ] || check "64 appliances all keyed ($FLEET_KEYED of $FLEET_CREATED)" [ "$FLEET_KEYED" = 64 ]
+    done ;;
+esac
+case " $DKINDS " in *" linux "*)
+    fleet linux "$MEM_LINUX" "$LINUX_MAXN" linuxmax max ;;
+esac
+kill $IMDS_PID 2>/dev/null
+true
