@@ -53,10 +53,14 @@ static HEAP_SIZE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64:
 /// Returns an error string if there is not enough RAM to run.
 pub fn init(info: &BootInfo) -> Result<(), &'static str> {
     let mut reserved: [MemRange; 8] = [MemRange { start: 0, end: 0 }; 8];
+    // Page 0 is never a frame (0 reads as "none"). The rest of low RAM is
+    // ours where the map says so: Xen's PVH map is exact (no BIOS), and
+    // `bootinfo` drops RAM below 1 MiB from a multiboot2 map (BIOS data,
+    // the loader's leftovers). At memory = 4 that 1 MiB is a quarter of RAM.
     reserved[0] = MemRange {
         start: 0,
-        end: 0x10_0000,
-    }; // real-mode area, BIOS
+        end: PAGE,
+    };
     reserved[1] = kernel_image();
     let mut n = 2;
     for r in info.reserved_ranges() {

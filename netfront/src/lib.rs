@@ -144,7 +144,7 @@ pub struct Stats {
     pub rx_bad_gso: u64,
     /// ... because the TCP/UDP checksum was wrong (or its header broken).
     pub rx_csum_bad: u64,
-    /// Packets flagged `csum_blank` whose checksum we completed.
+    /// Packets flagged `csum_blank` (validated by their sender, the sum left blank).
     pub rx_csum_blank: u64,
     /// Packets that came with a GSO extra (larger than the MTU).
     pub rx_gso_packets: u64,
@@ -365,8 +365,8 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             // we take multi-slot packets and TCPv4 GSO (IPv4 only: no v6)
             w(xs, "feature-sg", String::from("1"))?;
             w(xs, "feature-gso-tcpv4", String::from("1"))?;
-            // checksum offload on (GSO needs it): the driver completes and
-            // verifies TCP/UDP checksums itself (see `csum`)
+            // checksum offload on (GSO needs it): the driver verifies
+            // TCP/UDP checksums itself unless flagged (see `csum`)
             w(xs, "feature-no-csum-offload", String::from("0"))?;
             w(xs, "feature-ipv6-csum-offload", String::from("0"))
         })
@@ -477,7 +477,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                     self.stats.rx_dropped += 1;
                     continue;
                 }
-                csum::Rx::Completed => self.stats.rx_csum_blank += 1,
+                csum::Rx::Blank => self.stats.rx_csum_blank += 1,
                 _ => {}
             }
             self.stats.rx_packets += 1;

@@ -82,6 +82,10 @@ fn listen_socket<N: Nic>(net: &mut Net<N>, port: u16) -> SocketHandle {
         tcp::SocketBuffer::new(vec![0; RX_BUF]),
         tcp::SocketBuffer::new(vec![0; TX_BUF]),
     );
+    // SSH is request-response in small packets (as OpenSSH, TCP_NODELAY):
+    // with Nagle each one after the first waits for the client's delayed
+    // ACK (up to 40 ms on Linux), several times per login
+    s.set_nagle_enabled(false);
     let _ = s.listen(port);
     net.sockets.add(s)
 }
