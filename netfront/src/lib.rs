@@ -477,7 +477,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                     self.stats.rx_dropped += 1;
                     continue;
                 }
-                csum::Rx::Blank => self.stats.rx_csum_blank += 1,
+                csum::Rx::Blank | csum::Rx::Completed => self.stats.rx_csum_blank += 1,
                 _ => {}
             }
             self.stats.rx_packets += 1;

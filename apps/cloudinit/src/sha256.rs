@@ -1,7 +1,7 @@
 //! SHA-256 for key fingerprints, from `sha2` (the crate the SSH server
-//! already links through sunset). Earlier this was written here because
+//! links for its exchange hash). Earlier this was written here because
 //! sha2's x86 backend did not compile for x86_64-unknown-none without
-//! optimisation; sha2 0.11 builds in debug and release for that target.
+//! optimisation; the soft backend builds in debug and release there.
 
 use sha2::{Digest, Sha256};
 
