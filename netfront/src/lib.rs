@@ -70,7 +70,7 @@ use ring::FrontRing;
 use rx::RxPath;
 use tx::{Doorbell, TxPath};
 
-pub use rx::{MAX_PACKET, RX_BUFS, RX_QUEUE_MAX};
+pub use rx::{MAX_PACKET, MIN_RX_BUFS, RX_BUFS, RX_QUEUE_MAX};
 pub use tx::{MAX_TX_FRAME, TX_BUFS};
 
 /// The MTU when libxl wrote none.
@@ -231,14 +231,29 @@ fn buffer<M: SharedMem, G: GrantTable>(
 }
 
 impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
-    /// Connect to the backend of `dev` (e.g. from `xenbus::enumerate`).
+    /// Connect to the backend of `dev` (e.g. from `xenbus::enumerate`), with
+    /// a full ring of RX buffers.
     pub fn connect<G: GrantTable, P: PageAlloc<Page = M>, XM: SharedMem, W: Wait>(
+        xs: &mut Client<XM, W>,
+        gt: &mut G,
+        pa: &mut P,
+        events: E,
+        dev: &xenbus::Device,
+    ) -> Result<Self, NetError> {
+        Self::connect_with(xs, gt, pa, events, dev, RX_BUFS)
+    }
+
+    /// `connect` with `rx_bufs` RX buffers (pages), kept within
+    /// `MIN_RX_BUFS..=RX_BUFS`: a small guest gives fewer pages to the ring.
+    pub fn connect_with<G: GrantTable, P: PageAlloc<Page = M>, XM: SharedMem, W: Wait>(
         xs: &mut Client<XM, W>,
         gt: &mut G,
         pa: &mut P,
         mut events: E,
         dev: &xenbus::Device,
+        rx_bufs: usize,
     ) -> Result<Self, NetError> {
+        let rx_bufs = rx_bufs.clamp(MIN_RX_BUFS, RX_BUFS);
         let mac = dev
             .mac
             .as_deref()
@@ -323,7 +338,7 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         };
         nf.set_mtu(mtu);
         nf.set_tso(true);
-        match nf.finish_connect(xs, gt, pa, deadline) {
+        match nf.finish_connect(xs, gt, pa, deadline, rx_bufs) {
             Ok(()) => Ok(nf),
             Err(e) => {
                 // nothing may stay granted to a backend we gave up on:
@@ -341,12 +356,13 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         gt: &mut G,
         pa: &mut P,
         deadline: u64,
+        rx_bufs: usize,
     ) -> Result<(), NetError> {
         let peer = self.backend_id;
         for _ in 0..TX_BUFS {
             self.tx.add(buffer(gt, pa, peer, Direction::ToDevice)?);
         }
-        for _ in 0..RX_BUFS {
+        for _ in 0..rx_bufs {
             self.rx.add(buffer(gt, pa, peer, Direction::FromDevice)?);
         }
         self.rx.refill();
@@ -514,6 +530,11 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
     }
 
     /// The MTU in force (IP bytes per frame, without the Ethernet header).
+    /// RX buffers given to the ring at connect.
+    pub fn rx_bufs(&self) -> usize {
+        self.rx.bufs.len()
+    }
+
     pub fn mtu(&self) -> u16 {
         self.mtu
     }

@@ -19,8 +19,12 @@ use xenabi::netif as nif;
 use crate::ring::FrontRing;
 use crate::{slots, Buffer, Stats};
 
-/// RX buffers: one page per ring slot, so the ring is always full.
+/// RX buffers at most: one page per ring slot, so the ring is always full.
 pub const RX_BUFS: usize = nif::RX_RING_SIZE;
+/// RX buffers at least (`Netfront::connect_with`): room to hold the largest
+/// packet for the stack (18 pages) while netback still finds two of them
+/// posted (`KEEP_POSTED` each way).
+pub const MIN_RX_BUFS: usize = 64;
 /// Data slots one packet may use: the least io/netif.h makes a frontend accept.
 pub const MAX_DATA_SLOTS: usize = nif::XEN_NETIF_NR_SLOTS_MIN;
 /// Largest packet we take: a whole IPv4 datagram and its Ethernet header.
@@ -310,7 +314,7 @@ impl<M: SharedMem> RxPath<M> {
             self.free.push(self.at_slot[self.slot(k)]);
         }
         let full = self.held.len() >= RX_QUEUE_MAX
-            || self.frags.len() + p.nfrags > RX_BUFS - KEEP_POSTED;
+            || self.frags.len() + p.nfrags > self.bufs.len().saturating_sub(KEEP_POSTED);
         match p.drop {
             None if !full => {
                 for f in &p.frags[..p.nfrags] {

@@ -170,6 +170,21 @@ fn a_gso_stream_from_the_peer_is_received_whole_by_a_smoltcp_socket() {
 }
 
 #[test]
+fn a_small_guest_s_ring_of_min_rx_bufs_still_takes_64k_gso_packets() {
+    let mut e = env(None);
+    e.nb.borrow_mut().offload = true;
+    // asked for fewer than the minimum: clamped up to it
+    let mut nf = connect_rx_bufs(&mut e, 8).unwrap();
+    assert_eq!(nf.rx_bufs(), netfront::MIN_RX_BUFS);
+    let mut st = stacks(&e, &mut nf);
+    bulk(&e, &mut nf, &mut st, true, 2 << 20);
+    let s = nf.stats;
+    assert!(s.rx_gso_packets > 10, "{:?}", s);
+    assert_eq!(s.rx_csum_bad + s.rx_bad_gso, 0, "{:?}", s);
+    assert_clean_close(e, nf);
+}
+
+#[test]
 fn a_stream_to_the_peer_leaves_with_checksums_for_the_backend_to_fill() {
     let mut e = env(None);
     let mut nf = connect(&mut e).unwrap();

@@ -154,6 +154,16 @@ fn backend_ready<P: Platform>(cx: &mut Cx<'_, P>) -> bool {
     }
 }
 
+/// The RX ring's pages: at most a quarter of the free pages (`free_kib`,
+/// outside the heap): a full ring of 256 from 4 MiB free on, about 100 in
+/// a 3 MiB guest, never fewer than netfront's minimum; the TX side and
+/// reconnects keep the rest.
+fn rx_bufs_for(free_kib: u64) -> usize {
+    const RX_SHARE: u64 = 4;
+    let pages = free_kib / 4 / RX_SHARE;
+    (pages as usize).clamp(netfront::MIN_RX_BUFS, netfront::RX_BUFS)
+}
+
 /// Connect the first vif and bring the stack up on it.
 fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64) -> Option<NetOf<P>> {
     let devs = match xenbus::enumerate(&mut cx.xen.store, "vif") {
@@ -168,8 +178,10 @@ fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64
         return None;
     };
     let events = cx.xen.events.clone();
+    let m = cx.host.memory();
+    let rx_bufs = rx_bufs_for(m.free_kib.saturating_sub(m.heap_free_kib));
     let x = &mut *cx.xen;
-    let nf = match Netfront::connect(&mut x.store, &mut x.grants, &mut x.pages, events, dev) {
+    let nf = match Netfront::connect_with(&mut x.store, &mut x.grants, &mut x.pages, events, dev, rx_bufs) {
         Ok(nf) => nf,
         Err(e) => {
             cx.say(&format!(
@@ -188,7 +200,7 @@ fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64
         quoted(nf.backend()),
         nf.port,
         nf.mtu(),
-        netfront::RX_BUFS,
+        nf.rx_bufs(),
         netfront::TX_BUFS,
         refs,
         generation
@@ -229,4 +241,18 @@ fn close<P: Platform>(cx: &mut Cx<'_, P>, n: NetOf<P>, why: &str) {
         c.rx_packets,
         c.tx_packets
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rx_bufs_for;
+
+    #[test]
+    fn rx_ring_pages_follow_free_memory() {
+        assert_eq!(rx_bufs_for(64 << 10), netfront::RX_BUFS);
+        assert_eq!(rx_bufs_for(4 << 10), netfront::RX_BUFS);
+        assert_eq!(rx_bufs_for(2 << 10), 128);
+        assert_eq!(rx_bufs_for(512), netfront::MIN_RX_BUFS);
+        assert_eq!(rx_bufs_for(0), netfront::MIN_RX_BUFS);
+    }
 }

@@ -94,6 +94,13 @@ pub fn connect_with<E: EventChannel>(e: &mut Env, events: E) -> Result<Netfront<
     Netfront::connect(&mut e.xs, &mut e.gt.clone(), &mut e.pa, events, &devs[0])
 }
 
+/// `connect` with `rx_bufs` RX buffers (`Netfront::connect_with`).
+pub fn connect_rx_bufs(e: &mut Env, rx_bufs: usize) -> Result<Nf, NetError> {
+    let devs = xenbus::enumerate(&mut e.xs, "vif").unwrap();
+    let evt = e.evt.clone();
+    Netfront::connect_with(&mut e.xs, &mut e.gt.clone(), &mut e.pa, evt, &devs[0], rx_bufs)
+}
+
 pub fn connect(e: &mut Env) -> Result<Nf, NetError> {
     let evt = e.evt.clone();
     connect_with(e, evt)
