@@ -184,19 +184,25 @@ fleet() {
     bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms faults=$faults triple_faults=$triple"
     [ "$faults" = 0 ] && [ "$triple" = 0 ] || check_fail "[$tag] $faults guests trapped, $triple triple faults"
     s=$(uptime_ms)
-    # eight at a time: each waits on the vif's hotplug script
+    # eight at a time (each waits on the vif's hotplug script), each bounded:
+    # once a batch of unbounded ones left the run waiting for ever, dom0 idle
     # (by pid: a bare wait would wait for the metadata service too)
-    n=0 pids=""
+    n=0 pids="" stuck=0
     while read -r name _; do
-        xl destroy "$name" 2>/dev/null &
+        timeout 120 xl destroy "$name" 2>/dev/null &
         pids="$pids $!"
         n=$((n + 1))
         [ $((n % 8)) -ne 0 ] || { wait $pids; pids=""; }
     done <$F.names
     wait $pids
     n=0
-    while [ "$(xl list | wc -l)" -gt 2 ] && [ $n -lt 300 ]; do sleep 1; n=$((n + 1)); done
-    bench "kind=density-destroy fleet=$tag destroyed=$k ms=$(($(uptime_ms) - s)) left=$(($(xl list | wc -l) - 2))"
+    while [ "$(xl list | wc -l)" -gt 2 ] && [ $n -lt 120 ]; do sleep 1; n=$((n + 1)); done
+    # whatever is left, one at a time
+    for name in $(xl list | awk 'NR > 2 { print $1 }'); do
+        stuck=$((stuck + 1))
+        timeout 120 xl destroy "$name" 2>/dev/null
+    done
+    bench "kind=density-destroy fleet=$tag destroyed=$k ms=$(($(uptime_ms) - s)) retried=$stuck left=$(($(xl list | wc -l) - 2))"
     FLEET_CREATED=$k FLEET_KEYED=$keyed FLEET_SSH=$sshd
 }
 
