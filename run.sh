@@ -166,20 +166,42 @@ bench_xen() {
 }
 
 # Density (harness/scenarios/density.sh): fleets of appliances created back
-# to back, then as many Linux guests as fit, in one harness session; report
-# in build/bench-density/report.md. DENSITY_* variables are passed on;
-# BENCH_DENSITY_QEMU_MIB (2048, as every harness run) and
-# BENCH_DENSITY_DOM0_MIB (1024: dom0 pays ~1.7 MiB per guest, so the usual
-# 768 runs out before Xen does) size the harness host and dom0.
+# to back, then as many Linux guests as fit, one harness session per fleet
+# (DENSITY_NS, default "16 32 64 max", then the Linux fleet): destroying a
+# fleet has hung this harness's dom0, and a fresh host per fleet is fairer
+# anyway. The first appliance session bisects the memory and the later ones
+# reuse it. Report of all sessions in build/bench-density/report.md, logs in
+# xen-FLEET/. DENSITY_* variables are passed on (DENSITY_KINDS picks the
+# kinds); BENCH_DENSITY_QEMU_MIB (2048, as every harness run) and
+# BENCH_DENSITY_DOM0_MIB (1024: dom0 pays for every guest, so the usual 768
+# runs out before Xen does) size the harness host and dom0.
 bench_density() {
     build
-    local out=$BUILD/bench-density rc=0 d0=${BENCH_DENSITY_DOM0_MIB:-1024}
-    bench_payload "$out"
-    bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/density.sh" \
-        --out "$out/xen" --timeout "${BENCH_TIMEOUT:-4800}" --memory "${BENCH_DENSITY_QEMU_MIB:-2048}" \
-        --xen-append "dom0_mem=${d0}M,max:${d0}M" "${BENCH_ARGS[@]}" || rc=$?
-    python3 "$ROOT/harness/bench_report.py" "$out/xen/harness.log" "$out" || rc=1
-    log "density report: $out/report.md (raw: $out/raw.csv, $out/raw.json; logs: $out/xen)"
+    local out=$BUILD/bench-density rc=0 d0=${BENCH_DENSITY_DOM0_MIB:-1024} n kinds sessions=()
+    rm -rf "$out"
+    mkdir -p "$out"
+    kinds=" ${DENSITY_KINDS:-app linux} "
+    [[ "$kinds" != *" app "* ]] || for n in ${DENSITY_NS:-16 32 64 max}; do sessions+=("$n"); done
+    [[ "$kinds" != *" linux "* ]] || sessions+=(linux)
+    for n in "${sessions[@]}"; do
+        (
+            if [ "$n" = linux ]; then export DENSITY_KINDS=linux; else export DENSITY_KINDS=app DENSITY_NS=$n; fi
+            bench_payload "$out"
+            log "density: session $n"
+            bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/density.sh" \
+                --out "$out/xen-$n" --timeout "${BENCH_TIMEOUT:-4800}" --memory "${BENCH_DENSITY_QEMU_MIB:-2048}" \
+                --xen-append "dom0_mem=${d0}M,max:${d0}M" "${BENCH_ARGS[@]}"
+        ) || rc=1
+        cat "$out/xen-$n/harness.log" >>"$out/harness.log" 2>/dev/null || rc=1
+        # the bisected memory, for the sessions after this one
+        if [ "$n" != linux ] && [ -z "${DENSITY_MEM_APP:-}" ]; then
+            DENSITY_MEM_APP=$(grep -o 'kind=density-setup .*' "$out/xen-$n/harness.log" 2>/dev/null |
+                grep -o 'mem_app=[0-9]*' | head -1 | cut -d= -f2)
+            [ -z "$DENSITY_MEM_APP" ] || export DENSITY_MEM_APP
+        fi
+    done
+    python3 "$ROOT/harness/bench_report.py" "$out/harness.log" "$out" || rc=1
+    log "density report: $out/report.md (raw: $out/raw.csv, $out/raw.json; logs: $out/xen-*)"
     return $rc
 }
 
