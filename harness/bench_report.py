@@ -305,7 +305,7 @@ def density(recs):
         failed = last(recs, kind="density-create-failed", fleet=tag)
         d = {k: f.get(k) for k in ("fleet", "guest", "stop")}
         for k in ("memory_mib", "max", "want", "created", "keyed", "ssh_ready", "create_all_ms", "faults",
-                  "triple_faults"):
+                  "triple_faults", "create_retries"):
             d[k] = num(f.get(k))
         keys = [num(g.get("key_ms")) for g in guests if num(g.get("key_ms")) is not None]
         sshs = [num(g.get("ssh_ms")) for g in guests if num(g.get("ssh_ms")) is not None]
@@ -342,6 +342,8 @@ def density_table(ds):
     for d in ds["fleets"]:
         name = "%s × %s" % (NAMES.get(d["guest"], d["guest"]), "as many as fit" if d["max"] else cell(d["want"], "%d"))
         stop = "" if d["stop"] == "all-created" else " (%s)" % d["stop"]
+        if d.get("create_retries"):
+            stop += ", %d `xl create` retried" % d["create_retries"]
         cr = d["create_ms"]
         mib = lambda kib: None if kib is None else kib / 1024
         store = (d["xenstored_rss_kib"] or 0) + (d["oxenstored_rss_kib"] or 0)

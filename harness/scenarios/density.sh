@@ -131,6 +131,7 @@ probe_ssh() {
 # guests are destroyed after
 fleet() {
     local kind=$1 mem=$2 want=$3 tag=$4 max=${5:-} t0 k=0 stop=all-created s name why faults=0 keyed sshd
+    local retried=0 created_ok
     rm -f $F.*
     : >$F.names
     : >$F.keyed
@@ -146,9 +147,21 @@ fleet() {
         rm -f "$(guest_log "$name")"
         s=$(uptime_ms)
         if ! xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1; then
+            # once more after a pause, as an operator would: a create that
+            # fails while the one before still settles is no full host
+            cat -v "/tmp/$name.xl.log" | tail -20 | sed "s/^/[xl create $name] /"
+            xl destroy "$name" >/dev/null 2>&1
+            sleep 5
+            retried=$((retried + 1))
+            xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1 && created_ok=1 || created_ok=0
+        else
+            created_ok=1
+        fi
+        if [ "$created_ok" = 0 ]; then
             stop=xl-create-failed
+            cat -v "/tmp/$name.xl.log" | tail -20 | sed "s/^/[xl create $name] /"
             # the first errors say why; the rest is libxl cleaning up
-            why=$(grep -v '^Parsing config' "/tmp/$name.xl.log" | head -3 | tr '\n"' " '" | head -c 400)
+            why=$(grep -v '^Parsing config' "/tmp/$name.xl.log" | tr -cd '[:print:]\n' | head -3 | tr '\n"' " '" | head -c 400)
             bench "kind=density-create-failed fleet=$tag guest=$kind n=$((k + 1)) reason=\"$why\""
             xl destroy "$name" >/dev/null 2>&1
             break
@@ -185,7 +198,7 @@ fleet() {
     [ "$triple" = 0 ] || xl dmesg | grep -B2 -A8 'Triple fault' | sed "s/^/[xl dmesg $tag] /"
     keyed=$(wc -l <$F.keyed)
     sshd=$(wc -l <$F.ssh)
-    bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms faults=$faults triple_faults=$triple"
+    bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms create_retries=$retried faults=$faults triple_faults=$triple"
     [ "$faults" = 0 ] && [ "$triple" = 0 ] || check_fail "[$tag] $faults guests trapped, $triple triple faults"
     FLEET_CREATED=$k FLEET_KEYED=$keyed FLEET_SSH=$sshd
     # the session's last fleet is not destroyed: the session ends with it
