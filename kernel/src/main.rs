@@ -23,8 +23,8 @@ mod trap;
 mod xen;
 
 use bootinfo::BootInfo;
-use runtime::options::{self, Options};
 use power::Reason;
+use runtime::options::{self, Options};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -230,7 +230,10 @@ fn selftest(what: &str) {
                 let pad = core::hint::black_box([n; 64]);
                 core::hint::black_box(deeper(n + 1)) + pad[0]
             }
-            println!("selftest: error reason=\"recursion returned {}\"", deeper(0));
+            println!(
+                "selftest: error reason=\"recursion returned {}\"",
+                deeper(0)
+            );
         }
         "timer" => {
             // Block on the one-shot timer 50 ms ahead and check that we woke

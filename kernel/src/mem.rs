@@ -35,7 +35,6 @@ pub fn kernel_image() -> MemRange {
     }
 }
 
-
 /// Free physical frames: whole ranges handed out from the front, freed
 /// frames kept on a stack for reuse.
 struct FrameAllocator {

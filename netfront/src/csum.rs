@@ -205,7 +205,10 @@ mod tests {
         assert!(tx(&mut f));
         let sum = u16::from_be_bytes([f[TCP_CSUM], f[TCP_CSUM + 1]]);
         let len = (f.len() - 34) as u32;
-        assert_eq!(sum, checksum::pseudo_header_v4(&SRC, &DST, IpProtocol::Tcp, len));
+        assert_eq!(
+            sum,
+            checksum::pseudo_header_v4(&SRC, &DST, IpProtocol::Tcp, len)
+        );
         let mut u = udp_frame(b"x");
         let before = u.clone();
         assert!(!tx(&mut u));

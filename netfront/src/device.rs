@@ -15,9 +15,9 @@ use smoltcp::phy::{
 use smoltcp::time::Instant;
 use xenabi::hal::{EventChannel, SharedMem};
 
+use crate::tx::TxPath;
 #[cfg(feature = "tso")]
 use crate::tx::MAX_TX_FRAME;
-use crate::tx::TxPath;
 use crate::{Netfront, Stats};
 
 pub struct NfRx<'a>(&'a [u8]);

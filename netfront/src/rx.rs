@@ -197,7 +197,10 @@ impl<M: SharedMem> RxPath<M> {
             ));
         }
         if r.flags & nif::NETRXF_GSO_PREFIX != 0 {
-            return Err(format!("rx flags {:#x} for features never negotiated", r.flags));
+            return Err(format!(
+                "rx flags {:#x} for features never negotiated",
+                r.flags
+            ));
         }
         if r.status >= 0 && r.offset as usize + r.status as usize > PAGE_SIZE {
             return Err(format!(
@@ -249,12 +252,7 @@ impl<M: SharedMem> RxPath<M> {
                     k @ (nif::XEN_NETIF_EXTRA_TYPE_NONE | nif::XEN_NETIF_EXTRA_TYPE_MAX..) => {
                         return Err(format!("rx extra-info slot of invalid type {}", k))
                     }
-                    k => {
-                        return Err(format!(
-                            "rx extra-info slot of type {} never negotiated",
-                            k
-                        ))
-                    }
+                    k => return Err(format!("rx extra-info slot of type {} never negotiated", k)),
                 }
                 if e.flags & nif::XEN_NETIF_EXTRA_FLAG_MORE == 0 {
                     break;
@@ -358,8 +356,7 @@ impl<M: SharedMem> RxPath<M> {
         for _ in 0..h.frags {
             let f = self.frags.pop_front()?;
             let n = f.len as usize;
-            if let (Some(dst), Some(b)) = (out.get_mut(at..at + n), self.bufs.get(f.buf as usize))
-            {
+            if let (Some(dst), Some(b)) = (out.get_mut(at..at + n), self.bufs.get(f.buf as usize)) {
                 b.page.read(f.off as usize, dst);
             }
             at += n;

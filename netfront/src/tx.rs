@@ -179,9 +179,10 @@ impl<M: SharedMem, E: EventChannel> TxPath<M, E> {
     /// Take completions, at most one ring's worth. Returns whether more are
     /// already waiting.
     pub fn poll(&mut self, stats: &mut Stats) -> Result<bool, String> {
-        let n = self.ring.pending_responses().map_err(|c| {
-            format!("tx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons)
-        })?;
+        let n = self
+            .ring
+            .pending_responses()
+            .map_err(|c| format!("tx ring rsp_prod {} cons {}", c.rsp_prod, c.rsp_cons))?;
         for _ in 0..n {
             let mut b = [0u8; nif::TX_SLOT_SIZE];
             self.ring.take_response(&mut b);

@@ -7,10 +7,10 @@ mod common;
 use common::*;
 use netfront::{NetError, MAX_PACKET, MTU_MAX_SG};
 use smoltcp::phy::Device;
-use xenabi::hal::EventChannel;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::IpAddress;
+use xenabi::hal::EventChannel;
 use xensim::netback::{Delivery, NetMisbehave};
 
 /// Sizes that matter: every one up to three pages, then both sides of every
@@ -52,9 +52,17 @@ fn sent_frames_of_every_size_leave_whole_in_page_sized_slots() {
         cycle(&mut e, &mut nf).unwrap();
         let nb = e.nb.borrow();
         assert_eq!(nb.from_guest.last(), Some(&f), "{} bytes", n);
-        assert_eq!(nb.sent.last().unwrap().slots, n.div_ceil(4096), "{} bytes", n);
+        assert_eq!(
+            nb.sent.last().unwrap().slots,
+            n.div_ceil(4096),
+            "{} bytes",
+            n
+        );
     }
-    assert_eq!(nf.stats.tx_dropped + nf.stats.tx_busy + nf.stats.tx_errors, 0);
+    assert_eq!(
+        nf.stats.tx_dropped + nf.stats.tx_busy + nf.stats.tx_errors,
+        0
+    );
     // beyond the MTU nothing is sent
     assert!(nf.send_with(max + 1, |_| ()).is_none());
     assert_clean_close(e, nf);
@@ -116,26 +124,46 @@ fn bulk(e: &Env, nf: &mut Nf, st: &mut Stacks, to_guest: bool, len: usize) -> Ve
     let (mut server, mut client) = (sock(), sock());
     server.listen(5001).unwrap();
     let (srv_set, cli_set, dst) = if to_guest {
-        (&mut st.guest_sockets, &mut st.peer_sockets, IpAddress::v4(10, 0, 0, 2))
+        (
+            &mut st.guest_sockets,
+            &mut st.peer_sockets,
+            IpAddress::v4(10, 0, 0, 2),
+        )
     } else {
-        (&mut st.peer_sockets, &mut st.guest_sockets, IpAddress::v4(10, 0, 0, 1))
+        (
+            &mut st.peer_sockets,
+            &mut st.guest_sockets,
+            IpAddress::v4(10, 0, 0, 1),
+        )
     };
     let hs = srv_set.add(server);
-    let ctx = if to_guest { st.peer.context() } else { st.guest.context() };
+    let ctx = if to_guest {
+        st.peer.context()
+    } else {
+        st.guest.context()
+    };
     client.connect(ctx, (dst, 5001), 40000).unwrap();
     let hc = cli_set.add(client);
     let (mut sent, mut got) = (0usize, Vec::new());
     for ms in 0..20_000i64 {
         let now = Instant::from_millis(ms);
         {
-            let cli_set = if to_guest { &mut st.peer_sockets } else { &mut st.guest_sockets };
+            let cli_set = if to_guest {
+                &mut st.peer_sockets
+            } else {
+                &mut st.guest_sockets
+            };
             let c = cli_set.get_mut::<tcp::Socket>(hc);
             if c.can_send() && sent < len {
                 sent += c.send_slice(&data[sent..]).unwrap();
             }
         }
         st.round(e, nf, now);
-        let srv_set = if to_guest { &mut st.guest_sockets } else { &mut st.peer_sockets };
+        let srv_set = if to_guest {
+            &mut st.guest_sockets
+        } else {
+            &mut st.peer_sockets
+        };
         let s = srv_set.get_mut::<tcp::Socket>(hs);
         while s.can_recv() {
             s.recv(|b| {
@@ -193,10 +221,12 @@ fn a_stream_to_the_peer_leaves_with_checksums_for_the_backend_to_fill() {
     // every TCP frame went csum_blank (the peer verified the sums netback filled)
     let nb = e.nb.borrow();
     let tcp = |f: &Vec<u8>| f.len() >= 54 && f[12..14] == [8, 0] && f[23] == 6;
-    let (n, blank) = nb.sent.iter().zip(&nb.from_guest).filter(|(_, f)| tcp(f)).fold(
-        (0, 0),
-        |(n, b), (s, _)| (n + 1, b + s.csum_blank as usize),
-    );
+    let (n, blank) = nb
+        .sent
+        .iter()
+        .zip(&nb.from_guest)
+        .filter(|(_, f)| tcp(f))
+        .fold((0, 0), |(n, b), (s, _)| (n + 1, b + s.csum_blank as usize));
     assert!(n > 10 && blank == n, "{} TCP frames, {} blank", n, blank);
     drop(nb);
     assert_clean_close(e, nf);
@@ -219,15 +249,19 @@ fn checksums_are_verified_or_trusted_as_flagged() {
         data_validated,
     };
     e.nb.borrow_mut().deliveries.extend([
-        d(&good, false, false),     // verified
-        d(&bad, false, false),      // dropped
-        d(&bad, false, true),       // the backend vouched: passed on
-        d(&blank, true, true),      // validated by its sender, left blank
+        d(&good, false, false), // verified
+        d(&bad, false, false),  // dropped
+        d(&bad, false, true),   // the backend vouched: passed on
+        d(&blank, true, true),  // validated by its sender, left blank
     ]);
     cycle(&mut e, &mut nf).unwrap();
     assert_eq!(nf.recv(), Some(good.clone()));
     assert_eq!(nf.recv(), Some(bad.clone()), "data_validated is trusted");
-    assert_eq!(nf.recv(), Some(blank.clone()), "csum_blank passed on as it came");
+    assert_eq!(
+        nf.recv(),
+        Some(blank.clone()),
+        "csum_blank passed on as it came"
+    );
     assert_eq!(nf.recv(), None);
     assert_eq!((nf.stats.rx_csum_bad, nf.stats.rx_csum_blank), (1, 1));
     assert_eq!(nf.stats.rx_dropped, 1);
@@ -258,7 +292,13 @@ fn hostile_rx(m: NetMisbehave, expect_down: Option<&str>) -> netfront::Stats {
     match expect_down {
         Some(needle) => {
             let down = nf.is_down().unwrap_or_else(|| panic!("{:?}: still up", m));
-            assert!(down.contains(needle), "{:?}: {:?} lacks {:?}", m, down, needle);
+            assert!(
+                down.contains(needle),
+                "{:?}: {:?} lacks {:?}",
+                m,
+                down,
+                needle
+            );
             assert!(matches!(result, Err(NetError::Protocol(_))));
             // down, the event is still consumed: an idle loop can halt
             e.nb.borrow().storm(1);
@@ -319,7 +359,12 @@ fn zero_gso_size_or_unknown_gso_type_drops_the_packet_as_linux_does() {
     assert_eq!((s.rx_bad_gso, s.rx_packets), (20, 0));
     for t in [0u8, 2, 3, 77] {
         let s = hostile_rx(NetMisbehave::RxGsoType(t), None);
-        assert_eq!((s.rx_bad_gso, s.rx_dropped, s.rx_packets), (20, 20, 0), "type {}", t);
+        assert_eq!(
+            (s.rx_bad_gso, s.rx_dropped, s.rx_packets),
+            (20, 20, 0),
+            "type {}",
+            t
+        );
     }
 }
 
@@ -362,7 +407,9 @@ fn the_stack_not_taking_packets_never_starves_the_backend_of_slots() {
     let mut e = env(None);
     let mut nf = connect(&mut e).unwrap();
     for i in 0..600u32 {
-        e.nb.borrow_mut().to_guest.push_back(frame(100 + i as usize, i as u8));
+        e.nb.borrow_mut()
+            .to_guest
+            .push_back(frame(100 + i as usize, i as u8));
     }
     for _ in 0..10 {
         cycle(&mut e, &mut nf).unwrap();
@@ -400,7 +447,12 @@ fn without_the_tso_feature_nothing_larger_than_the_mtu_is_sent() {
     assert!(!nf.set_tso(true));
     let mut st = stacks(&e, &mut nf);
     bulk(&e, &mut nf, &mut st, false, 256 << 10);
-    assert!(e.nb.borrow().sent.iter().all(|s| s.gso_mss.is_none() && s.slots == 1));
+    assert!(e
+        .nb
+        .borrow()
+        .sent
+        .iter()
+        .all(|s| s.gso_mss.is_none() && s.slots == 1));
     assert_eq!(nf.stats.tx_gso_packets, 0);
     assert_clean_close(e, nf);
 }

@@ -81,9 +81,16 @@ fn receive_and_transmit_allocate_nothing() {
     for round in 5..500 {
         run(&mut e, &mut nf, round);
     }
-    assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "allocations on the data path");
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed) - before,
+        0,
+        "allocations on the data path"
+    );
     assert_eq!(rx_bytes, 500 * (sizes.iter().sum::<usize>() + tcp.len()));
-    assert_eq!(nf.stats.rx_dropped + nf.stats.tx_busy + nf.stats.tx_dropped, 0);
+    assert_eq!(
+        nf.stats.rx_dropped + nf.stats.tx_busy + nf.stats.tx_dropped,
+        0
+    );
     assert_eq!(e.nb.borrow().from_guest.len(), 500 * sizes.len());
     // the counter itself works: an allocation on this thread is seen
     let v = counted(|| std::hint::black_box(vec![1u8; 64]));
@@ -91,5 +98,3 @@ fn receive_and_transmit_allocate_nothing() {
     assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 1);
     assert_clean_close(e, nf);
 }
-
-

@@ -33,7 +33,12 @@ fn connects_and_publishes_the_handshake() {
         ("feature-no-csum-offload", "0"),
         ("feature-ipv6-csum-offload", "0"),
     ] {
-        assert_eq!(e.xs.read_string(&format!("device/vif/0/{}", k)).unwrap(), v, "{}", k);
+        assert_eq!(
+            e.xs.read_string(&format!("device/vif/0/{}", k)).unwrap(),
+            v,
+            "{}",
+            k
+        );
     }
     assert_eq!(nf.mtu(), 1500, "no mtu node: 1500");
     // two rings + every buffer granted once, at connect
@@ -372,7 +377,11 @@ fn a_backend_that_answers_instantly_cannot_keep_poll_busy_past_one_ring() {
     assert!(nf.poll().unwrap(), "more was waiting after the budget");
     let s = nf.stats;
     let consumed = s.rx_dropped + nf.rx_queued() as u64;
-    assert!(consumed > 0 && consumed <= 256, "one ring at most: {}", consumed);
+    assert!(
+        consumed > 0 && consumed <= 256,
+        "one ring at most: {}",
+        consumed
+    );
     assert_eq!(s.budget_hits, 1);
     // the caller polls again, and it all arrives (or is counted) in bounded steps
     let mut polls = 1;
@@ -387,7 +396,11 @@ fn a_backend_that_answers_instantly_cannot_keep_poll_busy_past_one_ring() {
     }
     while nf.recv().is_some() {}
     assert_eq!(nf.stats.rx_packets + nf.stats.rx_dropped, N);
-    assert!(polls >= (N / 256) as usize, "each poll took at most a ring: {}", polls);
+    assert!(
+        polls >= (N / 256) as usize,
+        "each poll took at most a ring: {}",
+        polls
+    );
     armed.set(false);
     assert_clean_close(e, nf);
 }

@@ -86,8 +86,14 @@ impl Addressing {
                 let sock = raw::Socket::new(
                     Some(IpVersion::Ipv4),
                     Some(IpProtocol::Udp),
-                    raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; RAW_PACKETS], vec![0; RAW_BYTES]),
-                    raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; RAW_PACKETS], vec![0; RAW_BYTES]),
+                    raw::PacketBuffer::new(
+                        vec![raw::PacketMetadata::EMPTY; RAW_PACKETS],
+                        vec![0; RAW_BYTES],
+                    ),
+                    raw::PacketBuffer::new(
+                        vec![raw::PacketMetadata::EMPTY; RAW_PACKETS],
+                        vec![0; RAW_BYTES],
+                    ),
                 );
                 let raw = sockets.add(sock);
                 (
@@ -140,7 +146,11 @@ impl Addressing {
 
     /// Move the DHCP client along (packets in and out, its timers); what
     /// changed, and when it next needs to run.
-    pub fn poll(&mut self, sockets: &mut SocketSet<'static>, now: u64) -> (Option<Event>, Option<u64>) {
+    pub fn poll(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        now: u64,
+    ) -> (Option<Event>, Option<u64>) {
         match &mut self.kind {
             Kind::Fixed => {
                 if !core::mem::take(&mut self.announce) {
@@ -189,7 +199,10 @@ impl Addressing {
                                 dhcp::Reason::Nak => "refused by the server",
                             };
                             Event::Lost {
-                                line: format!("dhcp: lease lost reason={}; asking again", quoted(why)),
+                                line: format!(
+                                    "dhcp: lease lost reason={}; asking again",
+                                    quoted(why)
+                                ),
                             }
                         }
                     });
@@ -201,7 +214,12 @@ impl Addressing {
 
     /// While DHCP has no lease: say so, less and less often. Returns when
     /// the next such line is due.
-    pub fn report_waiting<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64, c: &Counters) -> Option<u64> {
+    pub fn report_waiting<P: Platform>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        now: u64,
+        c: &Counters,
+    ) -> Option<u64> {
         let Kind::Dhcp { client, .. } = &self.kind else {
             return None;
         };
@@ -209,9 +227,10 @@ impl Addressing {
             return None;
         }
         let started = *self.started.get_or_insert(now);
-        let (due, step) = *self
-            .wait_report
-            .get_or_insert((now.saturating_add(DHCP_WAIT_REPORT_FIRST_NS), DHCP_WAIT_REPORT_FIRST_NS));
+        let (due, step) = *self.wait_report.get_or_insert((
+            now.saturating_add(DHCP_WAIT_REPORT_FIRST_NS),
+            DHCP_WAIT_REPORT_FIRST_NS,
+        ));
         if now >= due {
             let d = client.counters();
             cx.say(&format!(
@@ -233,7 +252,10 @@ impl Addressing {
 /// The event and its console line for a new lease.
 fn configured(l: &dhcp::Lease) -> Event {
     let cidr = Ipv4Cidr::new(l.address, l.prefix_len);
-    let router = l.router.map(|r| format!("{}", r)).unwrap_or_else(|| "-".into());
+    let router = l
+        .router
+        .map(|r| format!("{}", r))
+        .unwrap_or_else(|| "-".into());
     let dns: Vec<String> = l.dns_servers.iter().map(|d| format!("{}", d)).collect();
     let link_local_via = (l.router.is_none() && cidr.contains_addr(&l.server)).then_some(l.server);
     let mut line = format!(
@@ -241,10 +263,16 @@ fn configured(l: &dhcp::Lease) -> Event {
         cidr,
         router,
         l.server,
-        if dns.is_empty() { "-".into() } else { dns.join(",") },
+        if dns.is_empty() {
+            "-".into()
+        } else {
+            dns.join(",")
+        },
         l.times.lease_s,
         l.times.renew_s,
-        l.mtu.map(|m| format!("{}", m)).unwrap_or_else(|| "-".into()),
+        l.mtu
+            .map(|m| format!("{}", m))
+            .unwrap_or_else(|| "-".into()),
     );
     if let Some(via) = link_local_via {
         line.push_str(&format!(" link_local_via={}", via));

@@ -27,7 +27,12 @@ impl Control {
 
     /// Handle what xenstored sent; `Some(action)` when the toolstack asked
     /// us to power off or reboot.
-    pub fn poll<P: Platform>(&mut self, cx: &mut Cx<'_, P>, vif: &mut Vif<P>, now: u64) -> (Wake, Option<Power>) {
+    pub fn poll<P: Platform>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        vif: &mut Vif<P>,
+        now: u64,
+    ) -> (Wake, Option<Power>) {
         if self.broken || !cx.xen.store.readable() {
             return (Wake::IDLE, None);
         }
@@ -35,7 +40,10 @@ impl Control {
             Ok(p) => p,
             Err(e) => {
                 self.broken = true;
-                cx.say(&format!("xenstore: error reason={}", quoted(&format!("{}", e))));
+                cx.say(&format!(
+                    "xenstore: error reason={}",
+                    quoted(&format!("{}", e))
+                ));
                 return (Wake::IDLE, None);
             }
         };
@@ -61,7 +69,10 @@ impl Control {
                     quoted(&what)
                 )),
                 Ok(None) => {}
-                Err(e) => cx.say(&format!("control: error reason={}", quoted(&format!("{}", e)))),
+                Err(e) => cx.say(&format!(
+                    "control: error reason={}",
+                    quoted(&format!("{}", e))
+                )),
             }
         }
         if polled.more {

@@ -180,11 +180,7 @@ impl<P: Platform> Appliance<P> {
             phases,
             stopped,
         } = self;
-        let mut cx = Cx {
-            host,
-            xen,
-            stopped,
-        };
+        let mut cx = Cx { host, xen, stopped };
         let (mut wake, power) = control.poll(&mut cx, vif, now);
         if let Some(action) = power {
             let why = match action {
@@ -255,18 +251,33 @@ impl<P: Platform> Appliance<P> {
 /// command line names wins; else a seed disk (whose `network-config` may
 /// give the address, unless `ip=` did); else cloud-init's own selection
 /// over the network.
-fn datasource<P: Platform>(cx: &mut Cx<'_, P>, opts: &mut Options, boot_ns: u64, seed: u32) -> CloudInit {
+fn datasource<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    opts: &mut Options,
+    boot_ns: u64,
+    seed: u32,
+) -> CloudInit {
     use cloudinit::select::Ds;
     let target = opts.imds.clone().unwrap_or_default();
     let disk_overrides = match &opts.ds {
-        Some(ds) if ds.is_network() => return CloudInit::network(cx, opts.ds.clone(), target, boot_ns, seed),
+        Some(ds) if ds.is_network() => {
+            return CloudInit::network(cx, opts.ds.clone(), target, boot_ns, seed)
+        }
         Some(Ds::NoCloud { overrides, .. }) => Some(overrides.clone()),
         _ => None,
     };
     let wants_disk = disk_overrides.is_some();
     match seed::find(cx, &disk_overrides.unwrap_or_default()) {
         Some(s) => {
-            if let (Some(cloudinit::netconfig::NetConfig::Static { addr, prefix_len, gateway }), None) = (s.network, opts.ip) {
+            if let (
+                Some(cloudinit::netconfig::NetConfig::Static {
+                    addr,
+                    prefix_len,
+                    gateway,
+                }),
+                None,
+            ) = (s.network, opts.ip)
+            {
                 opts.ip = Some(options::Ipv4Cidr { addr, prefix_len });
                 opts.gw = gateway;
                 cx.say("net: address from the seed's network-config");

@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::socket::tcp;
 use smoltcp::phy::Device;
+use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
@@ -172,7 +172,8 @@ impl<N: Nic> Net<N> {
     /// Hand a closed (or aborted) TCP socket back: it is removed once its
     /// FIN or RST has gone out, or after RETIRE_TIMEOUT_NS.
     pub fn retire(&mut self, h: SocketHandle, now: u64) {
-        self.retired.push((h, now.saturating_add(RETIRE_TIMEOUT_NS)));
+        self.retired
+            .push((h, now.saturating_add(RETIRE_TIMEOUT_NS)));
     }
 
     fn reap(&mut self, now: u64) -> Option<u64> {
@@ -236,8 +237,10 @@ impl<N: Nic> Net<N> {
                 return Wake::IDLE.progressed();
             }
         };
-        let changed =
-            self.iface.poll(instant(now), &mut self.nic, &mut self.sockets) == PollResult::SocketStateChanged;
+        let changed = self
+            .iface
+            .poll(instant(now), &mut self.nic, &mut self.sockets)
+            == PollResult::SocketStateChanged;
         let mut wake = Wake::IDLE;
         let (ev, dhcp_at) = self.addressing.poll(&mut self.sockets, now);
         if let Some(ev) = ev {
@@ -256,7 +259,8 @@ impl<N: Nic> Net<N> {
             wake = wake.progressed();
         }
         let after = self.nic.counters();
-        if changed || after.rx_packets != before.rx_packets || after.tx_packets != before.tx_packets {
+        if changed || after.rx_packets != before.rx_packets || after.tx_packets != before.tx_packets
+        {
             wake = wake.progressed();
         }
         wake.also_at(self.addressing.report_waiting(cx, now, &after));
@@ -269,7 +273,12 @@ impl<N: Nic> Net<N> {
 
     /// Overload is said, not silent: when frames were dropped or refused
     /// since the last line, one line at most every OVERLOAD_REPORT_NS.
-    fn report_overload<P: Platform>(&mut self, cx: &mut Cx<'_, P>, now: u64, c: &Counters) -> Option<u64> {
+    fn report_overload<P: Platform>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        now: u64,
+        c: &Counters,
+    ) -> Option<u64> {
         let seen = (c.rx_dropped + c.tx_dropped, c.tx_busy);
         if seen == self.overload_said {
             return None;
@@ -327,7 +336,12 @@ impl<N: Nic> Net<N> {
         }
     }
 
-    fn configure(&mut self, cidr: Ipv4Cidr, router: Option<Ipv4Address>, link_local_via: Option<Ipv4Address>) {
+    fn configure(
+        &mut self,
+        cidr: Ipv4Cidr,
+        router: Option<Ipv4Address>,
+        link_local_via: Option<Ipv4Address>,
+    ) {
         self.iface.update_ip_addrs(|a| {
             a.clear();
             let _ = a.push(IpCidr::Ipv4(cidr));

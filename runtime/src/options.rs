@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use cloudinit::addr::{parse_decimal, parse_ipv4};
-use cloudinit::report;
 use cloudinit::imds::Target;
+use cloudinit::report;
 use cloudinit::select::{parse_ds, Ds};
 
 /// Words on the line we look at; xl limits the command line to 1 KiB anyway.
@@ -132,7 +132,10 @@ pub enum OptionError {
     GatewayUnreachable,
     TooManyWords,
     /// `ds=`/`datasource=` that cloud-init's rules refuse.
-    BadDatasource { value: String, why: String },
+    BadDatasource {
+        value: String,
+        why: String,
+    },
 }
 
 impl fmt::Display for OptionError {
@@ -331,11 +334,20 @@ mod tests {
     #[test]
     fn datasource_options() {
         assert_eq!(parse("ds=ec2").unwrap().ds, Some(Ds::Ec2));
-        assert_eq!(parse("datasource=openstack").unwrap().ds, Some(Ds::OpenStack));
+        assert_eq!(
+            parse("datasource=openstack").unwrap().ds,
+            Some(Ds::OpenStack)
+        );
         let o = parse("ds=nocloud-net;s=http://10.0.0.1:8000/seed/").unwrap();
         assert!(matches!(o.ds, Some(Ds::NoCloud { seed: Some(_), .. })));
-        assert_eq!(parse("ds=ec2 datasource=ec2"), Err(OptionError::Duplicate("ds")));
-        assert!(matches!(parse("ds=azure"), Err(OptionError::BadDatasource { .. })));
+        assert_eq!(
+            parse("ds=ec2 datasource=ec2"),
+            Err(OptionError::Duplicate("ds"))
+        );
+        assert!(matches!(
+            parse("ds=azure"),
+            Err(OptionError::BadDatasource { .. })
+        ));
     }
 
     #[test]

@@ -18,7 +18,13 @@ pub enum Phase {
     Ssh,
 }
 
-const NAMES: [&str; 5] = ["xenstore_ms", "netfront_ms", "address_ms", "metadata_ms", "ssh_ms"];
+const NAMES: [&str; 5] = [
+    "xenstore_ms",
+    "netfront_ms",
+    "address_ms",
+    "metadata_ms",
+    "ssh_ms",
+];
 
 pub struct Phases {
     boot_ns: u64,
@@ -70,7 +76,11 @@ mod tests {
         let mut p = Phases::new(1_000_000_000, Phase::Ssh);
         assert_eq!(p.mark(Phase::Xenstore, 1_005_000_000), None);
         assert_eq!(p.mark(Phase::Netfront, 1_050_000_000), None);
-        assert_eq!(p.mark(Phase::Netfront, 1_900_000_000), None, "first mark counts");
+        assert_eq!(
+            p.mark(Phase::Netfront, 1_900_000_000),
+            None,
+            "first mark counts"
+        );
         assert_eq!(p.mark(Phase::Address, 1_100_000_000), None);
         assert_eq!(p.mark(Phase::Metadata, 1_200_000_000), None);
         assert_eq!(

@@ -58,7 +58,10 @@ pub fn find<P: Platform>(cx: &mut Cx<'_, P>, overrides: &Overrides) -> Option<Se
     let devs = match xenbus::enumerate(&mut cx.xen.store, "vbd") {
         Ok(d) => d,
         Err(e) => {
-            cx.say(&format!("seed: error reason={}", quoted(&format!("enumerate: {}", e))));
+            cx.say(&format!(
+                "seed: error reason={}",
+                quoted(&format!("enumerate: {}", e))
+            ));
             return None;
         }
     };
@@ -72,22 +75,27 @@ pub fn find<P: Platform>(cx: &mut Cx<'_, P>, overrides: &Overrides) -> Option<Se
             .unwrap_or_else(|| String::from(dev.path.trim_start_matches("device/")));
         let events = cx.xen.events.clone();
         let x = &mut *cx.xen;
-        let mut disk = match Blkfront::connect(&mut x.store, &mut x.grants, &mut x.pages, events, &dev) {
-            Ok(d) => d,
-            Err(e) => {
-                cx.say(&format!(
-                    "seed: error device={} reason={}",
-                    quoted(&name),
-                    quoted(&format!("{}", e))
-                ));
-                continue;
-            }
-        };
+        let mut disk =
+            match Blkfront::connect(&mut x.store, &mut x.grants, &mut x.pages, events, &dev) {
+                Ok(d) => d,
+                Err(e) => {
+                    cx.say(&format!(
+                        "seed: error device={} reason={}",
+                        quoted(&name),
+                        quoted(&format!("{}", e))
+                    ));
+                    continue;
+                }
+            };
         let found = read_seed(cx, &mut disk, &name, overrides);
         let x = &mut *cx.xen;
         let quarantined = disk.shutdown(&mut x.store, &mut x.grants);
         if quarantined > 0 {
-            cx.say(&format!("seed: closed device={} quarantined={}", quoted(&name), quarantined));
+            cx.say(&format!(
+                "seed: closed device={} quarantined={}",
+                quoted(&name),
+                quarantined
+            ));
         }
         if found.is_some() {
             return found;
@@ -104,12 +112,21 @@ fn fs_name(k: seedfs::Kind) -> &'static str {
     }
 }
 
-fn read_seed<P: Platform>(cx: &mut Cx<'_, P>, disk: &mut Disk<P>, name: &str, overrides: &Overrides) -> Option<Seed> {
+fn read_seed<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    disk: &mut Disk<P>,
+    name: &str,
+    overrides: &Overrides,
+) -> Option<Seed> {
     let mut vol = match seedfs::open(DiskBytes { cx: &mut *cx, disk }) {
         Ok(v) => v,
         Err(e) => {
             let why = format!("{}", e);
-            cx.say(&format!("seed: skipped device={} reason={}", quoted(name), quoted(&why)));
+            cx.say(&format!(
+                "seed: skipped device={} reason={}",
+                quoted(name),
+                quoted(&why)
+            ));
             return None;
         }
     };
@@ -152,7 +169,9 @@ fn read_seed<P: Platform>(cx: &mut Cx<'_, P>, disk: &mut Disk<P>, name: &str, ov
         let user = file("openstack/latest/user_data");
         let md = match meta {
             Got::Body(m) => openstack::from_files(&m, user),
-            Got::Missing => Err(String::from("the config drive has no openstack/latest/meta_data.json")),
+            Got::Missing => Err(String::from(
+                "the config drive has no openstack/latest/meta_data.json",
+            )),
             Got::Failed(e) => Err(e),
         };
         (md, Got::Missing)
@@ -178,7 +197,10 @@ fn read_seed<P: Platform>(cx: &mut Cx<'_, P>, disk: &mut Disk<P>, name: &str, ov
         Got::Body(b) => match netconfig::parse(&b) {
             Ok(n) => n,
             Err(why) => {
-                cx.say(&format!("seed: error file=network-config reason={} (using DHCP)", quoted(&why)));
+                cx.say(&format!(
+                    "seed: error file=network-config reason={} (using DHCP)",
+                    quoted(&why)
+                ));
                 None
             }
         },

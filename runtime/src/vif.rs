@@ -165,11 +165,19 @@ fn rx_bufs_for(free_kib: u64) -> usize {
 }
 
 /// Connect the first vif and bring the stack up on it.
-fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64) -> Option<NetOf<P>> {
+fn up<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    opts: &Options,
+    generation: u32,
+    now: u64,
+) -> Option<NetOf<P>> {
     let devs = match xenbus::enumerate(&mut cx.xen.store, "vif") {
         Ok(d) => d,
         Err(e) => {
-            cx.say(&format!("netfront: error reason={}", quoted(&format!("enumerate: {}", e))));
+            cx.say(&format!(
+                "netfront: error reason={}",
+                quoted(&format!("enumerate: {}", e))
+            ));
             return None;
         }
     };
@@ -181,7 +189,14 @@ fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64
     let m = cx.host.memory();
     let rx_bufs = rx_bufs_for(m.free_kib.saturating_sub(m.heap_free_kib));
     let x = &mut *cx.xen;
-    let nf = match Netfront::connect_with(&mut x.store, &mut x.grants, &mut x.pages, events, dev, rx_bufs) {
+    let nf = match Netfront::connect_with(
+        &mut x.store,
+        &mut x.grants,
+        &mut x.pages,
+        events,
+        dev,
+        rx_bufs,
+    ) {
         Ok(nf) => nf,
         Err(e) => {
             cx.say(&format!(
@@ -205,7 +220,10 @@ fn up<P: Platform>(cx: &mut Cx<'_, P>, opts: &Options, generation: u32, now: u64
         refs,
         generation
     ));
-    let _ = cx.xen.store.watch(&format!("{}/state", nf.backend()), BACKEND_TOKEN);
+    let _ = cx
+        .xen
+        .store
+        .watch(&format!("{}/state", nf.backend()), BACKEND_TOKEN);
     let mut seed = [0u8; 16];
     cx.random(&mut seed);
     let s0 = u64::from_le_bytes(seed[..8].try_into().unwrap_or([0; 8]));

@@ -16,8 +16,12 @@ fn connect(w: &mut World, port: u16, local: u16) -> SocketHandle {
         tcp::SocketBuffer::new(vec![0; 65536]),
         tcp::SocketBuffer::new(vec![0; 65536]),
     );
-    s.connect(w.peer.iface.context(), (IpAddress::v4(10, 0, 0, 50), port), local)
-        .unwrap();
+    s.connect(
+        w.peer.iface.context(),
+        (IpAddress::v4(10, 0, 0, 50), port),
+        local,
+    )
+    .unwrap();
     w.peer.sockets.add(s)
 }
 
@@ -38,16 +42,33 @@ fn boots_fetches_the_key_and_answers_ssh() {
     let mut w = World::new("");
     w.boot_to_ssh();
     let lease = w.line("dhcp: lease ").unwrap();
-    assert!(lease.starts_with("dhcp: lease ip=10.0.0.50/24 router=10.0.0.1 "), "{}", lease);
-    assert!(w.has_line("imds: mode=v2 requests=6 retries=0 "), "{}", w.dump());
+    assert!(
+        lease.starts_with("dhcp: lease ip=10.0.0.50/24 router=10.0.0.1 "),
+        "{}",
+        lease
+    );
+    assert!(
+        w.has_line("imds: mode=v2 requests=6 retries=0 "),
+        "{}",
+        w.dump()
+    );
     assert_eq!(w.line("ssh-key: ").unwrap(), format!("ssh-key: {}", KEY));
     assert!(w.has_line("cloudinit: done elapsed_ms="));
     assert!(w.has_line("ssh: listening port=22 user=admin keys=1 sessions=4 rng=sim "));
     assert_eq!(w.xs_read("attr/vif/0/ipv4/0").as_deref(), Some("10.0.0.50"));
     assert_eq!(w.xs_read("data/cloudinit/status").as_deref(), Some("done"));
-    assert!(w.xs_read("data/ssh/host-key-fingerprint").unwrap().starts_with("SHA256:"));
+    assert!(w
+        .xs_read("data/ssh/host-key-fingerprint")
+        .unwrap()
+        .starts_with("SHA256:"));
     let phases = w.line("boot: phases ").expect("boot phases said");
-    let want = ["xenstore_ms=", "netfront_ms=", "address_ms=", "metadata_ms=", "ssh_ms="];
+    let want = [
+        "xenstore_ms=",
+        "netfront_ms=",
+        "address_ms=",
+        "metadata_ms=",
+        "ssh_ms=",
+    ];
     let got: Vec<&str> = phases["boot: phases ".len()..].split(' ').collect();
     assert_eq!(got.len(), want.len(), "{}", phases);
     let mut last = 0u64;
@@ -56,7 +77,10 @@ fn boots_fetches_the_key_and_answers_ssh() {
         assert!(ms >= last, "phases in order: {}", phases);
         last = ms;
     }
-    assert_eq!(w.xs_read("data/appliance/boot-phases").as_deref(), Some(&phases["boot: phases ".len()..]));
+    assert_eq!(
+        w.xs_read("data/appliance/boot-phases").as_deref(),
+        Some(&phases["boot: phases ".len()..])
+    );
 
     // the SSH service answers with its banner
     let h = connect(&mut w, 22, 40000);
@@ -65,8 +89,16 @@ fn boots_fetches_the_key_and_answers_ssh() {
         got.extend(recv_all(w, h));
         got.starts_with(b"SSH-2.0-")
     });
-    assert!(got.starts_with(b"SSH-2.0-"), "banner: {:?}", String::from_utf8_lossy(&got));
-    assert!(w.has_line("ssh: connect from=10.0.0.1:40000 slot="), "{}", w.dump());
+    assert!(
+        got.starts_with(b"SSH-2.0-"),
+        "banner: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        w.has_line("ssh: connect from=10.0.0.1:40000 slot="),
+        "{}",
+        w.dump()
+    );
 }
 
 #[test]
@@ -88,7 +120,9 @@ fn idle_after_boot_asks_for_no_early_wakeup() {
 #[test]
 fn static_address_without_services_sleeps_for_good() {
     let mut w = World::new("ip=10.0.0.50/24 gw=10.0.0.1 cloudinit=off");
-    w.run_until(10 * S, |w| w.has_line("net: static ip=10.0.0.50/24 gw=10.0.0.1"));
+    w.run_until(10 * S, |w| {
+        w.has_line("net: static ip=10.0.0.50/24 gw=10.0.0.1")
+    });
     w.run_until(70 * S, |_| false);
     w.turn();
     assert_eq!(w.next, None, "nothing to wait for but events");
@@ -108,9 +142,10 @@ fn xl_shutdown_is_heard_during_a_bulk_transfer() {
             sent += s.send_slice(&chunk).unwrap_or(0);
         }
         if sent > 2_000_000 && shutdown_at.is_none() {
-            w.xsd
-                .borrow_mut()
-                .tool_write(&format!("/local/domain/{}/control/shutdown", world::DOMID), b"poweroff");
+            w.xsd.borrow_mut().tool_write(
+                &format!("/local/domain/{}/control/shutdown", world::DOMID),
+                b"poweroff",
+            );
             shutdown_at = Some(w.now());
         }
         w.rec.borrow().power.is_some()
@@ -120,7 +155,11 @@ fn xl_shutdown_is_heard_during_a_bulk_transfer() {
     assert_eq!(action, runtime::Power::Off);
     assert_eq!(why, "xl shutdown (control/shutdown=poweroff)");
     let waited = w.now() - shutdown_at.unwrap();
-    assert!(waited < 100 * MS, "heard after {} ms of a bulk transfer", waited / MS);
+    assert!(
+        waited < 100 * MS,
+        "heard after {} ms of a bulk transfer",
+        waited / MS
+    );
     assert!(w.app.stopped());
 }
 
@@ -133,7 +172,9 @@ fn vif_detach_and_reattach() {
     assert!(ok, "{}", w.dump());
     let closed = w.line("netfront: closed ").unwrap();
     assert!(
-        closed.starts_with("netfront: closed device=device/vif/0 reason=\"backend state Closing\" quarantined=0 "),
+        closed.starts_with(
+            "netfront: closed device=device/vif/0 reason=\"backend state Closing\" quarantined=0 "
+        ),
         "{}",
         closed
     );
@@ -142,7 +183,15 @@ fn vif_detach_and_reattach() {
     let ok = w.run_until(60 * S, |w| w.count_lines("dhcp: lease ") == 2);
     assert!(ok, "{}", w.dump());
     assert!(w.has_line("netfront: connected device=device/vif/0 "));
-    let reconnect = w.rec.borrow().lines.iter().filter(|l| l.starts_with("netfront: connected")).last().cloned().unwrap();
+    let reconnect = w
+        .rec
+        .borrow()
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("netfront: connected"))
+        .last()
+        .cloned()
+        .unwrap();
     assert!(reconnect.ends_with(" reconnects=1"), "{}", reconnect);
     // SSH listens on the new network
     let h = connect(&mut w, 22, 40002);
@@ -167,8 +216,12 @@ fn a_stack_stuck_on_now_neither_spins_nor_starves_xenstore() {
         tcp::SocketBuffer::new(vec![0; 256 * 1024]),
         tcp::SocketBuffer::new(vec![0; 1024]),
     );
-    sock.connect(w.peer.iface.context(), (IpAddress::v4(10, 0, 0, 50), 5002), 40003)
-        .unwrap();
+    sock.connect(
+        w.peer.iface.context(),
+        (IpAddress::v4(10, 0, 0, 50), 5002),
+        40003,
+    )
+    .unwrap();
     let h = w.peer.sockets.add(sock);
     w.run_until(100 * MS, |w| {
         recv_all(w, h);
@@ -189,13 +242,30 @@ fn a_stack_stuck_on_now_neither_spins_nor_starves_xenstore() {
     }
     // the turn that found the ring full may still have moved something;
     // after that, every turn sleeps
-    assert!(asked_now <= 3, "{} turns asked to run again at once while nothing could move", asked_now);
-    assert!(turns <= 5 * 1000 / 10 + 10, "{} turns in 5 s: the stall sleep did not hold", turns);
-    w.xsd
-        .borrow_mut()
-        .tool_write(&format!("/local/domain/{}/control/shutdown", world::DOMID), b"poweroff");
+    assert!(
+        asked_now <= 3,
+        "{} turns asked to run again at once while nothing could move",
+        asked_now
+    );
+    assert!(
+        turns <= 5 * 1000 / 10 + 10,
+        "{} turns in 5 s: the stall sleep did not hold",
+        turns
+    );
+    w.xsd.borrow_mut().tool_write(
+        &format!("/local/domain/{}/control/shutdown", world::DOMID),
+        b"poweroff",
+    );
     let t0 = w.now();
     let ok = w.run_until(S, |w| w.rec.borrow().power.is_some());
-    assert!(ok, "xl shutdown not heard while the stack was stuck:\n{}", w.dump());
-    assert!(w.now() - t0 <= 20 * MS, "heard after {} ms", (w.now() - t0) / MS);
+    assert!(
+        ok,
+        "xl shutdown not heard while the stack was stuck:\n{}",
+        w.dump()
+    );
+    assert!(
+        w.now() - t0 <= 20 * MS,
+        "heard after {} ms",
+        (w.now() - t0) / MS
+    );
 }

@@ -41,8 +41,12 @@ fn connect(w: &mut World, port: u16, local: u16) -> SocketHandle {
         tcp::SocketBuffer::new(vec![0; 8192]),
         tcp::SocketBuffer::new(vec![0; 8192]),
     );
-    s.connect(w.peer.iface.context(), (IpAddress::v4(10, 0, 0, 50), port), local)
-        .unwrap();
+    s.connect(
+        w.peer.iface.context(),
+        (IpAddress::v4(10, 0, 0, 50), port),
+        local,
+    )
+    .unwrap();
     w.peer.sockets.add(s)
 }
 
@@ -65,7 +69,10 @@ fn ping(w: &mut World, seq: u16, limit: u64) -> bool {
         data: b"are you there",
     };
     let mut buf = vec![0u8; req.buffer_len()];
-    req.emit(&mut Icmpv4Packet::new_unchecked(&mut buf), &Default::default());
+    req.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut buf),
+        &Default::default(),
+    );
     w.peer
         .sockets
         .get_mut::<icmp::Socket>(h)
@@ -75,7 +82,9 @@ fn ping(w: &mut World, seq: u16, limit: u64) -> bool {
         let s = w.peer.sockets.get_mut::<icmp::Socket>(h);
         while let Ok((data, _)) = s.recv() {
             let p = Icmpv4Packet::new_checked(data).unwrap();
-            if let Ok(Icmpv4Repr::EchoReply { seq_no, .. }) = Icmpv4Repr::parse(&p, &Default::default()) {
+            if let Ok(Icmpv4Repr::EchoReply { seq_no, .. }) =
+                Icmpv4Repr::parse(&p, &Default::default())
+            {
                 if seq_no == seq {
                     return true;
                 }
@@ -119,16 +128,36 @@ fn flood(w: &mut World, span: u64, per_ms: usize, mut make: impl FnMut(u32) -> V
 fn after_flood(w: &mut World, what: &str, heap_before: usize, local: u16) {
     // the flood's frames drain, retransmissions to spoofed hosts give up
     w.run_until(3 * S, |_| false);
-    assert!(ping(w, local, S), "[{}] no ping reply within 1 s:\n{}", what, w.dump());
-    assert!(ssh_banner(w, local, 5 * S), "[{}] ssh not answering:\n{}", what, w.dump());
+    assert!(
+        ping(w, local, S),
+        "[{}] no ping reply within 1 s:\n{}",
+        what,
+        w.dump()
+    );
+    assert!(
+        ssh_banner(w, local, 5 * S),
+        "[{}] ssh not answering:\n{}",
+        what,
+        w.dump()
+    );
     w.run_until(40 * S, |_| false); // let half-open slots and retransmissions time out
     forget_sim_log(w);
     let turns = turns_while_quiet(w, 20 * S);
-    assert!(turns < 200, "[{}] {} turns in 20 s of quiet: not idle", what, turns);
+    assert!(
+        turns < 200,
+        "[{}] {} turns in 20 s of quiet: not idle",
+        what,
+        turns
+    );
     let grown = IN_USE.load(Ordering::Relaxed).saturating_sub(heap_before);
     assert!(grown < 1 << 20, "[{}] heap grew by {} bytes", what, grown);
     assert!(w.rec.borrow().power.is_none(), "[{}] powered off", what);
-    assert!(!w.has_line("netfront: error"), "[{}] driver error:\n{}", what, w.dump());
+    assert!(
+        !w.has_line("netfront: error"),
+        "[{}] driver error:\n{}",
+        what,
+        w.dump()
+    );
 }
 
 /// The simulated netback keeps a record of every frame the guest sent (for
@@ -149,37 +178,107 @@ fn floods_leave_it_reachable_and_idle() {
     let kinds: Vec<(&str, Make)> = vec![
         (
             "SYN flood to ssh from one host",
-            Box::new(|i| frames::tcp(world::peer_mac(), [10, 0, 0, 1], 1024 + (i % 60000) as u16, GUEST, 22, TcpControl::Syn, i.wrapping_mul(7919), None)),
+            Box::new(|i| {
+                frames::tcp(
+                    world::peer_mac(),
+                    [10, 0, 0, 1],
+                    1024 + (i % 60000) as u16,
+                    GUEST,
+                    22,
+                    TcpControl::Syn,
+                    i.wrapping_mul(7919),
+                    None,
+                )
+            }),
         ),
         (
             "SYN flood to ssh from spoofed hosts",
-            Box::new(|i| frames::tcp(ATTACKER_MAC, [10, 0, 0, 100 + (i % 100) as u8], 1024 + (i % 60000) as u16, GUEST, 22, TcpControl::Syn, i, None)),
+            Box::new(|i| {
+                frames::tcp(
+                    ATTACKER_MAC,
+                    [10, 0, 0, 100 + (i % 100) as u8],
+                    1024 + (i % 60000) as u16,
+                    GUEST,
+                    22,
+                    TcpControl::Syn,
+                    i,
+                    None,
+                )
+            }),
         ),
         (
             "SYN flood to a closed port",
-            Box::new(|i| frames::tcp(ATTACKER_MAC, [10, 0, 0, 1], 2000 + (i % 1000) as u16, GUEST, 23, TcpControl::Syn, i, None)),
+            Box::new(|i| {
+                frames::tcp(
+                    ATTACKER_MAC,
+                    [10, 0, 0, 1],
+                    2000 + (i % 1000) as u16,
+                    GUEST,
+                    23,
+                    TcpControl::Syn,
+                    i,
+                    None,
+                )
+            }),
         ),
         (
             "RST/ACK/FIN garbage to ssh",
             Box::new(|i| {
                 let c = [TcpControl::Rst, TcpControl::None, TcpControl::Fin][(i % 3) as usize];
-                frames::tcp(ATTACKER_MAC, [10, 0, 0, 1], 3000 + (i % 100) as u16, GUEST, 22, c, i, Some(i ^ 0x5555))
+                frames::tcp(
+                    ATTACKER_MAC,
+                    [10, 0, 0, 1],
+                    3000 + (i % 100) as u16,
+                    GUEST,
+                    22,
+                    c,
+                    i,
+                    Some(i ^ 0x5555),
+                )
             }),
         ),
         (
             "UDP to closed ports",
-            Box::new(|i| frames::udp(ATTACKER_MAC, [10, 0, 0, 1], 4000, GUEST, (i % 65000) as u16 + 1, b"junk")),
+            Box::new(|i| {
+                frames::udp(
+                    ATTACKER_MAC,
+                    [10, 0, 0, 1],
+                    4000,
+                    GUEST,
+                    (i % 65000) as u16 + 1,
+                    b"junk",
+                )
+            }),
         ),
-        ("ICMP echo flood", Box::new(|i| frames::icmp_echo(world::peer_mac(), [10, 0, 0, 1], GUEST, i as u16))),
+        (
+            "ICMP echo flood",
+            Box::new(|i| frames::icmp_echo(world::peer_mac(), [10, 0, 0, 1], GUEST, i as u16)),
+        ),
         (
             "bad checksums",
-            Box::new(|i| frames::corrupt(frames::tcp(ATTACKER_MAC, [10, 0, 0, 1], 5000, GUEST, 22, TcpControl::Syn, i, None))),
+            Box::new(|i| {
+                frames::corrupt(frames::tcp(
+                    ATTACKER_MAC,
+                    [10, 0, 0, 1],
+                    5000,
+                    GUEST,
+                    22,
+                    TcpControl::Syn,
+                    i,
+                    None,
+                ))
+            }),
         ),
         (
             "ARP storm",
-            Box::new(|i| frames::arp_request(ATTACKER_MAC, [10, 0, 0, 100 + (i % 150) as u8], GUEST)),
+            Box::new(|i| {
+                frames::arp_request(ATTACKER_MAC, [10, 0, 0, 100 + (i % 150) as u8], GUEST)
+            }),
         ),
-        ("IP fragments", Box::new(|i| frames::ip_fragment(ATTACKER_MAC, [10, 0, 0, 1], GUEST, i as u16))),
+        (
+            "IP fragments",
+            Box::new(|i| frames::ip_fragment(ATTACKER_MAC, [10, 0, 0, 1], GUEST, i as u16)),
+        ),
     ];
     for (n, (what, make)) in kinds.into_iter().enumerate() {
         flood(&mut w, 2 * S, 40, make);
@@ -193,25 +292,50 @@ fn half_open_and_fin_at_once_connections_do_not_lock_ssh_out() {
     w.boot_to_ssh();
     // four SYNs from hosts that never answer: every slot half-open
     for i in 0..4u8 {
-        w.peer.inject(frames::tcp(ATTACKER_MAC, [10, 0, 0, 200 + i], 6000, GUEST, 22, TcpControl::Syn, 1, None));
+        w.peer.inject(frames::tcp(
+            ATTACKER_MAC,
+            [10, 0, 0, 200 + i],
+            6000,
+            GUEST,
+            22,
+            TcpControl::Syn,
+            1,
+            None,
+        ));
     }
     w.run_until(100 * MS, |_| false);
     // all slots busy: a new client is refused at once, not left hanging
     let h = connect(&mut w, 22, 42000);
-    let refused = w.run_until(2 * S, |w| w.peer.sockets.get_mut::<tcp::Socket>(h).state() == tcp::State::Closed);
-    assert!(refused, "with every slot half-open a new connection is refused at once");
+    let refused = w.run_until(2 * S, |w| {
+        w.peer.sockets.get_mut::<tcp::Socket>(h).state() == tcp::State::Closed
+    });
+    assert!(
+        refused,
+        "with every slot half-open a new connection is refused at once"
+    );
     // once the handshake timeout passed, the slots listen again
     w.run_until(4 * S, |_| false);
-    assert!(ssh_banner(&mut w, 42001, 5 * S), "half-open slots never came back:\n{}", w.dump());
+    assert!(
+        ssh_banner(&mut w, 42001, 5 * S),
+        "half-open slots never came back:\n{}",
+        w.dump()
+    );
 
     // four clients that connect and send FIN at once
     let hs: Vec<_> = (0..4).map(|i| connect(&mut w, 22, 42100 + i)).collect();
-    w.run_until(200 * MS, |w| hs.iter().all(|h| w.peer.sockets.get_mut::<tcp::Socket>(*h).may_send()));
+    w.run_until(200 * MS, |w| {
+        hs.iter()
+            .all(|h| w.peer.sockets.get_mut::<tcp::Socket>(*h).may_send())
+    });
     for h in &hs {
         w.peer.sockets.get_mut::<tcp::Socket>(*h).close();
     }
     w.run_until(12 * S, |_| false);
-    assert!(ssh_banner(&mut w, 42002, 5 * S), "FIN-at-once connections kept the slots:\n{}", w.dump());
+    assert!(
+        ssh_banner(&mut w, 42002, 5 * S),
+        "FIN-at-once connections kept the slots:\n{}",
+        w.dump()
+    );
 }
 
 #[test]
@@ -222,7 +346,11 @@ fn silent_connections_cannot_hold_ssh_past_the_login_grace() {
     w.run_until(S, |_| false);
     // the grace (30 s) passes; the silent four are closed by the server
     w.run_until(35 * S, |_| false);
-    assert!(ssh_banner(&mut w, 43010, 5 * S), "silent connections kept SSH:\n{}", w.dump());
+    assert!(
+        ssh_banner(&mut w, 43010, 5 * S),
+        "silent connections kept SSH:\n{}",
+        w.dump()
+    );
     drop(hs);
 }
 
@@ -245,8 +373,19 @@ fn zero_lease_and_renewal_after_the_lease_do_not_make_it_chatty() {
         w.run_until(300 * S, |_| false);
         let sent = dhcp_sent(&w) - sent0;
         // a lease raised to the 60 s minimum is renewed every 30 s: ~10 in 5 min
-        assert!(sent <= 12, "lease {:?} renew {:?}: {} DHCP packets in 5 min", lease, renew, sent);
-        assert_eq!(w.count_lines("dhcp: lease ip="), 1, "one lease, renewed quietly:\n{}", w.dump());
+        assert!(
+            sent <= 12,
+            "lease {:?} renew {:?}: {} DHCP packets in 5 min",
+            lease,
+            renew,
+            sent
+        );
+        assert_eq!(
+            w.count_lines("dhcp: lease ip="),
+            1,
+            "one lease, renewed quietly:\n{}",
+            w.dump()
+        );
         assert!(ping(&mut w, 7, S), "lease {:?}: unreachable", lease);
     }
 }
@@ -257,11 +396,19 @@ fn a_server_that_always_naks_gets_backoff_and_a_good_one_is_taken_after() {
     w.peer.dhcp.mode = DhcpMode::NakAll;
     w.run_until(600 * S, |_| false);
     let sent = dhcp_sent(&w);
-    assert!(sent <= 40, "{} DHCP packets in 10 min against a NAKing server", sent);
+    assert!(
+        sent <= 40,
+        "{} DHCP packets in 10 min against a NAKing server",
+        sent
+    );
     assert!(!w.has_line("dhcp: lease ip="));
     w.peer.dhcp.mode = DhcpMode::Normal;
     let ok = w.run_until(90 * S, |w| w.has_line("ssh: listening "));
-    assert!(ok, "no lease and key within 90 s once the server behaves:\n{}", w.dump());
+    assert!(
+        ok,
+        "no lease and key within 90 s once the server behaves:\n{}",
+        w.dump()
+    );
 }
 
 #[test]
@@ -270,7 +417,11 @@ fn no_router_still_reaches_the_metadata_service_through_the_dhcp_server() {
     w.peer.dhcp.router = None;
     w.boot_to_ssh();
     let lease = w.line("dhcp: lease ").unwrap();
-    assert!(lease.contains(" router=- ") && lease.ends_with(" link_local_via=10.0.0.1"), "{}", lease);
+    assert!(
+        lease.contains(" router=- ") && lease.ends_with(" link_local_via=10.0.0.1"),
+        "{}",
+        lease
+    );
     assert!(w.has_line("cloudinit: done "));
 }
 
@@ -282,17 +433,31 @@ fn a_vanished_server_lets_the_lease_expire_and_a_new_address_brings_ssh_back() {
     w.peer.dhcp.mode = DhcpMode::Silent;
     let ok = w.run_until(130 * S, |w| w.has_line("dhcp: lease lost "));
     assert!(ok, "the lease did not expire:\n{}", w.dump());
-    assert_eq!(w.line("dhcp: lease lost ").unwrap(), "dhcp: lease lost reason=expired; asking again");
-    assert!(!ping(&mut w, 9, S), "still answering at the expired address");
+    assert_eq!(
+        w.line("dhcp: lease lost ").unwrap(),
+        "dhcp: lease lost reason=expired; asking again"
+    );
+    assert!(
+        !ping(&mut w, 9, S),
+        "still answering at the expired address"
+    );
     // discovery resumes with backoff while the server is gone
     let sent0 = dhcp_sent(&w);
     w.run_until(120 * S, |_| false);
     let sent = dhcp_sent(&w) - sent0;
-    assert!((2..=8).contains(&sent), "{} DISCOVERs in 2 min without a server", sent);
+    assert!(
+        (2..=8).contains(&sent),
+        "{} DISCOVERs in 2 min without a server",
+        sent
+    );
     w.peer.dhcp.mode = DhcpMode::Normal;
     w.peer.dhcp.offer = [10, 0, 0, 60];
     let ok = w.run_until(90 * S, |w| w.count_lines("dhcp: lease ip=") == 2);
     assert!(ok, "no new lease:\n{}", w.dump());
     assert!(w.has_line("dhcp: lease ip=10.0.0.60/24 "), "{}", w.dump());
-    assert!(world::ssh_banner_at(&mut w, [10, 0, 0, 60], 44000, 5 * S), "SSH not back on the new address:\n{}", w.dump());
+    assert!(
+        world::ssh_banner_at(&mut w, [10, 0, 0, 60], 44000, 5 * S),
+        "SSH not back on the new address:\n{}",
+        w.dump()
+    );
 }

@@ -35,7 +35,9 @@ fn mkseed(name: &str, network_config: Option<&str>) -> Vec<u8> {
         std::fs::write(d.join("net.yaml"), nc).unwrap();
         cmd.arg("--network-config").arg(d.join("net.yaml"));
     }
-    let st = cmd.status().expect("mkseed.sh runs (mtools: ./run.sh deps)");
+    let st = cmd
+        .status()
+        .expect("mkseed.sh runs (mtools: ./run.sh deps)");
     assert!(st.success());
     std::fs::read(d.join("seed.img")).unwrap()
 }
@@ -62,9 +64,19 @@ fn a_nocloud_disk_with_a_static_address_is_the_whole_story() {
     assert!(w.has_line("net: static ip=10.0.0.9/24 gw=10.0.0.1"));
     assert_eq!(w.line("ssh-key: ").unwrap(), format!("ssh-key: {}", KEY));
     assert!(w.has_line("cloudinit: done "));
-    assert!(!w.has_line("dhcp: start"), "no DHCP with a static seed address");
-    assert!(world::ssh_banner_at(&mut w, [10, 0, 0, 9], 45000, 5 * S), "{}", w.dump());
-    assert!(!w.has_line("seed: closed "), "the seed disk closed with every grant ended");
+    assert!(
+        !w.has_line("dhcp: start"),
+        "no DHCP with a static seed address"
+    );
+    assert!(
+        world::ssh_banner_at(&mut w, [10, 0, 0, 9], 45000, 5 * S),
+        "{}",
+        w.dump()
+    );
+    assert!(
+        !w.has_line("seed: closed "),
+        "the seed disk closed with every grant ended"
+    );
 }
 
 #[test]
@@ -76,12 +88,19 @@ fn a_nocloud_disk_without_network_config_uses_dhcp() {
     assert!(ok, "{}", w.dump());
     assert!(w.has_line("cloudinit: datasource=nocloud-disk device=xvdb "));
     assert!(w.has_line("ssh: listening "));
-    assert!(!w.has_line("imds: start"), "the seed wins over the network sources");
+    assert!(
+        !w.has_line("imds: start"),
+        "the seed wins over the network sources"
+    );
 }
 
 #[test]
 fn an_openstack_config_drive_on_iso9660() {
-    if Command::new("genisoimage").arg("--version").output().is_err() {
+    if Command::new("genisoimage")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("genisoimage is missing: ./run.sh deps installs it");
     }
     let d = tmp("configdrive");

@@ -197,7 +197,11 @@ fn rx_response(id: u16, offset: u16, flags: u16, status: i16) -> [u8; nif::RX_SL
 fn extra(kind: u8, more: bool, gso_size: u16, gso_type: u8) -> [u8; nif::RX_SLOT_SIZE] {
     let mut b = [0u8; nif::RX_SLOT_SIZE];
     b[0] = kind;
-    b[1] = if more { nif::XEN_NETIF_EXTRA_FLAG_MORE } else { 0 };
+    b[1] = if more {
+        nif::XEN_NETIF_EXTRA_FLAG_MORE
+    } else {
+        0
+    };
     b[2..4].copy_from_slice(&gso_size.to_le_bytes());
     b[4] = gso_type;
     b
@@ -229,7 +233,12 @@ impl SimNetback {
             x.tool_write(&format!("{}/state", back), b"2");
             x.tool_set_perms(&front, &[(front_domid, 'n'), (0, 'r')]);
             x.tool_set_perms(&back, &[(0, 'n'), (front_domid, 'r')]);
-            for k in ["state", "feature-rx-copy", "feature-sg", "feature-gso-tcpv4"] {
+            for k in [
+                "state",
+                "feature-rx-copy",
+                "feature-sg",
+                "feature-gso-tcpv4",
+            ] {
                 x.tool_set_perms(&format!("{}/{}", back, k), &[(0, 'n'), (front_domid, 'r')]);
             }
         }
@@ -466,7 +475,12 @@ impl SimNetback {
         if ok {
             ok &= self
                 .gt
-                .copy_from(0, first.gref, first.offset as usize, &mut frame[..first_len])
+                .copy_from(
+                    0,
+                    first.gref,
+                    first.offset as usize,
+                    &mut frame[..first_len],
+                )
                 .is_ok();
             let mut at = first_len;
             for t in &frags {
@@ -665,7 +679,10 @@ impl SimNetback {
         for (i, &(kind, size, gso_type)) in extras.iter().enumerate() {
             // an extra-info slot overlays the response of the request there
             let more = i + 1 < extras.len();
-            page.write(rx_slot(self.rx_req_cons), &extra(kind, more, size, gso_type));
+            page.write(
+                rx_slot(self.rx_req_cons),
+                &extra(kind, more, size, gso_type),
+            );
             self.rx_req_cons = self.rx_req_cons.wrapping_add(1);
             slot += 1;
         }

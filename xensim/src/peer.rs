@@ -13,8 +13,8 @@ use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, HardwareAddress, IpAddress,
-    IpCidr, IpEndpoint, Ipv4Address,
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, HardwareAddress, IpAddress, IpCidr,
+    IpEndpoint, Ipv4Address,
 };
 
 use crate::netback::SimNetback;
@@ -216,7 +216,8 @@ impl Peer {
     /// Run the peer's stack and servers once.
     pub fn step(&mut self, now_ns: u64) {
         for _ in 0..4 {
-            self.iface.poll(instant(now_ns), &mut self.dev, &mut self.sockets);
+            self.iface
+                .poll(instant(now_ns), &mut self.dev, &mut self.sockets);
             let a = self.serve_dhcp();
             let b = self.serve_http_once();
             if !a && !b {
@@ -268,7 +269,11 @@ impl Peer {
                 secs: 0,
                 client_hardware_address: req.client_hardware_address,
                 client_ip: Ipv4Address::UNSPECIFIED,
-                your_ip: if nak { Ipv4Address::UNSPECIFIED } else { v4(self.dhcp.offer) },
+                your_ip: if nak {
+                    Ipv4Address::UNSPECIFIED
+                } else {
+                    v4(self.dhcp.offer)
+                },
                 server_ip: v4(PEER_IP),
                 router: if nak { None } else { self.dhcp.router.map(v4) },
                 subnet_mask: if nak { None } else { Some(v4(self.dhcp.mask)) },

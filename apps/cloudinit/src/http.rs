@@ -433,7 +433,11 @@ fn check_lines(head: &[u8]) -> Result<(), HttpError> {
             return Err(HttpError::Malformed("bare CR or LF"));
         }
         if line.len() > MAX_LINE {
-            return Err(HttpError::TooLarge(if i == 0 { "status line" } else { "header line" }));
+            return Err(HttpError::TooLarge(if i == 0 {
+                "status line"
+            } else {
+                "header line"
+            }));
         }
         if i > 0 && line.starts_with([' ', '\t']) {
             return Err(HttpError::Malformed("obsolete line folding"));

@@ -76,7 +76,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, what: &'static str) -> JsonError {
-        JsonError { offset: self.i, what }
+        JsonError {
+            offset: self.i,
+            what,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -218,14 +221,21 @@ impl Parser<'_> {
             }
         }
         // ASCII by construction
-        Ok(Json::Num(String::from_utf8_lossy(&self.b[start..self.i]).into_owned()))
+        Ok(Json::Num(
+            String::from_utf8_lossy(&self.b[start..self.i]).into_owned(),
+        ))
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let h = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("a \\u escape is cut short"))?;
+        let h = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("a \\u escape is cut short"))?;
         let mut v = 0u32;
         for &c in h {
-            let d = (c as char).to_digit(16).ok_or_else(|| self.err("a \\u escape needs 4 hex digits"))?;
+            let d = (c as char)
+                .to_digit(16)
+                .ok_or_else(|| self.err("a \\u escape needs 4 hex digits"))?;
             v = v * 16 + d;
         }
         self.i += 4;
@@ -246,7 +256,9 @@ impl Parser<'_> {
                 }
                 b'\\' => {
                     self.i += 1;
-                    let e = self.peek().ok_or_else(|| self.err("an escape is cut short"))?;
+                    let e = self
+                        .peek()
+                        .ok_or_else(|| self.err("an escape is cut short"))?;
                     self.i += 1;
                     let ch = match e {
                         b'"' => '"',
@@ -296,7 +308,9 @@ mod tests {
 
     #[test]
     fn values() {
-        let v = parse(br#" {"a": [1, -2.5e+3, true, false, null], "b": "x\"\u00e9\ud83d\ude00\n"} "#).unwrap();
+        let v =
+            parse(br#" {"a": [1, -2.5e+3, true, false, null], "b": "x\"\u00e9\ud83d\ude00\n"} "#)
+                .unwrap();
         assert_eq!(
             v.get("a"),
             Some(&Json::Arr(vec![

@@ -11,10 +11,10 @@
 
 extern crate alloc;
 
-mod ecpoint;
 pub mod addr;
 pub mod cloudconfig;
 pub mod ec2;
+mod ecpoint;
 pub mod exchange;
 pub mod fetch;
 pub mod files;

@@ -28,7 +28,8 @@ pub enum NetConfig {
 /// Parse a `network-config` file. Ok(None): it says nothing about IPv4
 /// for the first NIC (then: DHCP, as without the file).
 pub fn parse(text: &[u8]) -> Result<Option<NetConfig>, String> {
-    let text = core::str::from_utf8(text).map_err(|_| String::from("network-config is not UTF-8 text"))?;
+    let text =
+        core::str::from_utf8(text).map_err(|_| String::from("network-config is not UTF-8 text"))?;
     let doc = yaml::parse(text).map_err(|e| format!("network-config: {}", e))?;
     let doc = doc.get("network").unwrap_or(&doc);
     match doc.get("version").and_then(Value::as_str) {
@@ -56,7 +57,10 @@ fn v1(doc: &Value) -> Result<Option<NetConfig>, String> {
         match s.get("type").and_then(Value::as_str) {
             Some("dhcp") | Some("dhcp4") => return Ok(Some(NetConfig::Dhcp)),
             Some("static") => {
-                let addr = s.get("address").and_then(Value::as_str).ok_or("a static subnet without address")?;
+                let addr = s
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .ok_or("a static subnet without address")?;
                 if addr.contains(':') {
                     continue; // IPv6
                 }
@@ -69,7 +73,12 @@ fn v1(doc: &Value) -> Result<Option<NetConfig>, String> {
                 }));
             }
             Some("static6") | Some("dhcp6") | Some("ipv6_slaac") => continue,
-            other => return Err(format!("network-config v1 subnet type {:?} not understood", other.unwrap_or("-"))),
+            other => {
+                return Err(format!(
+                    "network-config v1 subnet type {:?} not understood",
+                    other.unwrap_or("-")
+                ))
+            }
         }
     }
     Ok(None)
@@ -124,7 +133,10 @@ fn address(a: &str, netmask: Option<&str>) -> Result<([u8; 4], u8), String> {
         (None, Some(m)) => {
             let m = u32::from_be_bytes(parse_ipv4(m).ok_or_else(bad)?);
             if m.leading_ones() + m.trailing_zeros() != 32 {
-                return Err(format!("network-config netmask of {:?} is not contiguous", a));
+                return Err(format!(
+                    "network-config netmask of {:?} is not contiguous",
+                    a
+                ));
             }
             (a, m.leading_ones() as u8)
         }
@@ -176,7 +188,10 @@ mod tests {
         assert_eq!(parse(t), Ok(st([10, 0, 0, 7], 24, Some([10, 0, 0, 1]))));
         let t = b"version: 2\nethernets:\n  id0:\n    match:\n      macaddress: '00:16:3e:00:00:02'\n    addresses:\n      - fd00::5/64\n      - 10.1.2.3/16\n    routes:\n      - to: default\n        via: 10.1.0.1\n";
         assert_eq!(parse(t), Ok(st([10, 1, 2, 3], 16, Some([10, 1, 0, 1]))));
-        assert_eq!(parse(b"version: 2\nethernets:\n  eth0:\n    dhcp4: true\n"), Ok(Some(NetConfig::Dhcp)));
+        assert_eq!(
+            parse(b"version: 2\nethernets:\n  eth0:\n    dhcp4: true\n"),
+            Ok(Some(NetConfig::Dhcp))
+        );
         assert_eq!(parse(b"version: 2\nethernets: {}\n"), Ok(None));
     }
 
@@ -186,8 +201,14 @@ mod tests {
         assert!(parse(b"config: []\n").is_err());
         assert!(parse(b"version: 2\nethernets:\n  e:\n    addresses: [10.0.0.5]\n").is_err());
         assert!(parse(b"version: 2\nethernets:\n  e:\n    addresses: [10.0.0.5/33]\n").is_err());
-        assert!(parse(b"version: 2\nethernets:\n  e:\n    addresses: [10.0.0.5/24]\n    gateway4: x\n").is_err());
+        assert!(parse(
+            b"version: 2\nethernets:\n  e:\n    addresses: [10.0.0.5/24]\n    gateway4: x\n"
+        )
+        .is_err());
         assert!(parse(b"\xff").is_err());
-        assert!(parse(b"version: 1\nconfig:\n- type: physical\n  subnets:\n  - type: bonded\n").is_err());
+        assert!(
+            parse(b"version: 1\nconfig:\n- type: physical\n  subnets:\n  - type: bonded\n")
+                .is_err()
+        );
     }
 }

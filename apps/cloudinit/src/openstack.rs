@@ -54,7 +54,12 @@ fn opt_str(o: &Json, key: &str, what: &str) -> Result<Option<String>, String> {
     match o.get(key) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Str(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(format!("meta_data.json: {}{} is {}, not a string", what, key, v.kind())),
+        Some(v) => Err(format!(
+            "meta_data.json: {}{} is {}, not a string",
+            what,
+            key,
+            v.kind()
+        )),
     }
 }
 
@@ -69,10 +74,19 @@ fn meta_data(text: &[u8]) -> Result<MetaData, String> {
             .iter()
             .map(|(k, v)| match v {
                 Json::Str(s) => Ok((k.clone(), s.clone())),
-                other => Err(format!("meta_data.json: public_keys.{} is {}, not a string", k, other.kind())),
+                other => Err(format!(
+                    "meta_data.json: public_keys.{} is {}, not a string",
+                    k,
+                    other.kind()
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(v) => return Err(format!("meta_data.json: public_keys is {}, not an object", v.kind())),
+        Some(v) => {
+            return Err(format!(
+                "meta_data.json: public_keys is {}, not an object",
+                v.kind()
+            ))
+        }
     };
     let keys = match doc.get("keys") {
         None | Some(Json::Null) => Vec::new(),
@@ -80,7 +94,10 @@ fn meta_data(text: &[u8]) -> Result<MetaData, String> {
             .iter()
             .map(|k| {
                 if !matches!(k, Json::Obj(_)) {
-                    return Err(format!("meta_data.json: a keys entry is {}, not an object", k.kind()));
+                    return Err(format!(
+                        "meta_data.json: a keys entry is {}, not an object",
+                        k.kind()
+                    ));
                 }
                 Ok(KeyItem {
                     name: opt_str(k, "name", "keys[].")?,
@@ -89,7 +106,12 @@ fn meta_data(text: &[u8]) -> Result<MetaData, String> {
                 })
             })
             .collect::<Result<_, _>>()?,
-        Some(v) => return Err(format!("meta_data.json: keys is {}, not an array", v.kind())),
+        Some(v) => {
+            return Err(format!(
+                "meta_data.json: keys is {}, not an array",
+                v.kind()
+            ))
+        }
     };
     Ok(MetaData {
         uuid: opt_str(&doc, "uuid", "")?,
@@ -202,20 +224,39 @@ mod tests {
         .unwrap();
         assert!(md.keys.is_empty());
         for (bad, want) in [
-            (&br#"{"hostname": 5}"#[..], "meta_data.json: hostname is a number, not a string"),
-            (b"{", "meta_data.json: byte 1: an object key must be a string"),
-            (br#"["u", "h", null, null]"#, "meta_data.json is not a JSON object"),
+            (
+                &br#"{"hostname": 5}"#[..],
+                "meta_data.json: hostname is a number, not a string",
+            ),
+            (
+                b"{",
+                "meta_data.json: byte 1: an object key must be a string",
+            ),
+            (
+                br#"["u", "h", null, null]"#,
+                "meta_data.json is not a JSON object",
+            ),
             (
                 br#"{"public_keys": {"a": 1}}"#,
                 "meta_data.json: public_keys.a is a number, not a string",
             ),
-            (br#"{"keys": [[]]}"#, "meta_data.json: a keys entry is an array, not an object"),
-            (br#"{"uuid": "a", "uuid": "b"}"#, "meta_data.json: byte 14: duplicate key"),
+            (
+                br#"{"keys": [[]]}"#,
+                "meta_data.json: a keys entry is an array, not an object",
+            ),
+            (
+                br#"{"uuid": "a", "uuid": "b"}"#,
+                "meta_data.json: byte 14: duplicate key",
+            ),
         ] {
             assert_eq!(from_files(bad, Got::Missing).err().as_deref(), Some(want));
         }
         // nesting is bounded wherever it is, read or ignored
-        let deep = format!("{{\"meta\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"meta\": {}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert!(from_files(deep.as_bytes(), Got::Missing)
             .unwrap_err()
             .contains("nested too deep"));

@@ -124,7 +124,14 @@ fn authorized_line(k: &PublicKey) -> String {
     if k.comment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         s.push_str(&k.line);
     } else {
-        s.push_str(k.line.split(' ').take(2).collect::<Vec<_>>().join(" ").as_str());
+        s.push_str(
+            k.line
+                .split(' ')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str(),
+        );
     }
     s
 }
@@ -229,8 +236,16 @@ pub fn metadata_lines(md: &Metadata, clock: Clock) -> Vec<String> {
         let mut s = String::from("imds:");
         field(&mut s, "mode", mode);
         let _ = write!(s, " requests={} retries={}", md.requests, md.retries);
-        field(&mut s, "instance-id", md.instance_id.as_deref().unwrap_or("-"));
-        field(&mut s, "local-hostname", md.hostname.as_deref().unwrap_or("-"));
+        field(
+            &mut s,
+            "instance-id",
+            md.instance_id.as_deref().unwrap_or("-"),
+        );
+        field(
+            &mut s,
+            "local-hostname",
+            md.hostname.as_deref().unwrap_or("-"),
+        );
         v.push(s);
     }
     v.push(datasource(md));
@@ -270,7 +285,11 @@ pub fn datasource(md: &Metadata) -> String {
     if !md.detail.is_empty() {
         field(&mut s, "detail", &md.detail);
     }
-    field(&mut s, "instance-id", md.instance_id.as_deref().unwrap_or("-"));
+    field(
+        &mut s,
+        "instance-id",
+        md.instance_id.as_deref().unwrap_or("-"),
+    );
     field(&mut s, "hostname", md.hostname.as_deref().unwrap_or("-"));
     let _ = write!(s, " keys={} skipped={}", md.keys.len(), md.skipped.len());
     field(&mut s, "user-data", md.user_data.kind.name());
@@ -299,13 +318,22 @@ pub fn user_data(ud: &UserDataReport) -> String {
     let mut s = String::from("cloudinit: ");
     s.push_str(ud.origin);
     field(&mut s, "kind", ud.kind.name());
-    let _ = write!(s, " bytes={} gzip={}", ud.bytes, if ud.gzip { "yes" } else { "no" });
+    let _ = write!(
+        s,
+        " bytes={} gzip={}",
+        ud.bytes,
+        if ud.gzip { "yes" } else { "no" }
+    );
     if let Some(e) = &ud.error {
         s.push_str(" status=error");
         field(&mut s, "reason", e);
         return s;
     }
-    s.push_str(if ud.kind.supported() { " status=ok" } else { " status=unsupported" });
+    s.push_str(if ud.kind.supported() {
+        " status=ok"
+    } else {
+        " status=unsupported"
+    });
     if !ud.ignored.is_empty() {
         let mut names: Vec<String> = ud
             .ignored
@@ -434,7 +462,10 @@ mod tests {
         assert_eq!(value("Jürgen"), "\"J\\u{fc}rgen\"");
         assert_eq!(value("c1\u{85}"), "\"c1\\u{85}\"");
         // bidi override, line separator, zero-width space: all escaped
-        assert_eq!(value("a\u{202e}b\u{2028}c\u{200b}"), "\"a\\u{202e}b\\u{2028}c\\u{200b}\"");
+        assert_eq!(
+            value("a\u{202e}b\u{2028}c\u{200b}"),
+            "\"a\\u{202e}b\\u{2028}c\\u{200b}\""
+        );
     }
 
     #[test]
@@ -493,7 +524,11 @@ mod tests {
         let bare = bare.join(" ");
         s.key.line = alloc::format!("{} {}", bare, s.key.comment);
         for line in success_lines(&s, 0).iter().chain([error("x\ny")].iter()) {
-            assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", line);
+            assert!(
+                line.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                "{:?}",
+                line
+            );
         }
         assert_eq!(key_line(&s), alloc::format!("ssh-key: {}", bare));
     }

@@ -267,7 +267,10 @@ fn assert_success(r: &Run, mode: Mode) {
 fn clean_v2_and_v1_and_chunked() {
     let r = run(&mut Service::new(true, false, &[]), 1);
     assert_success(&r, Mode::V2);
-    assert_eq!(r.connections, 6, "token, instance-id, list, key, hostname, user-data");
+    assert_eq!(
+        r.connections, 6,
+        "token, instance-id, list, key, hostname, user-data"
+    );
     assert!(r.now < 100 * MS, "a clean run is quick: {} ns", r.now);
     let r = run(&mut Service::new(false, true, &[]), 2);
     assert_success(&r, Mode::V1);

@@ -372,7 +372,10 @@ fn key_404_is_a_final_error() {
     // final for that key: no retries, no backoff (the optional facts are
     // still asked for, as user-data might carry a key)
     assert_eq!(svc.log.len(), 6, "{:?}", svc.log);
-    assert_eq!(svc.log.iter().filter(|l| l.contains("openssh-key")).count(), 1);
+    assert_eq!(
+        svc.log.iter().filter(|l| l.contains("openssh-key")).count(),
+        1
+    );
     assert!(t < 1_000_000_000);
 }
 

@@ -126,7 +126,9 @@ impl Channel {
     /// `n` received bytes were used up; a WINDOW_ADJUST once half the
     /// window is, so a typing or uploading peer never stalls.
     pub fn consumed(&mut self, n: usize) -> Option<Vec<u8>> {
-        self.consumed = self.consumed.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        self.consumed = self
+            .consumed
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         if self.consumed < WINDOW / 2 {
             return None;
         }
@@ -157,7 +159,11 @@ impl Channel {
 
     /// The answer to a request that wants one.
     pub fn reply(&self, ok: bool) -> Vec<u8> {
-        self.header(if ok { msg::CHANNEL_SUCCESS } else { msg::CHANNEL_FAILURE })
+        self.header(if ok {
+            msg::CHANNEL_SUCCESS
+        } else {
+            msg::CHANNEL_FAILURE
+        })
     }
 
     /// The end of a session (RFC 4254 §6.10, §5.3): exit-status, EOF, CLOSE.
@@ -219,6 +225,9 @@ mod tests {
         m.put_string(b"x");
         assert!(parse(&m).is_err());
         assert!(parse(&[msg::CHANNEL_EOF, 0, 0]).is_err());
-        assert!(matches!(parse(&[msg::CHANNEL_EOF, 0, 0, 0, 0]), Ok(Incoming::Eof)));
+        assert!(matches!(
+            parse(&[msg::CHANNEL_EOF, 0, 0, 0, 0]),
+            Ok(Incoming::Eof)
+        ));
     }
 }

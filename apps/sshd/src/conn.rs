@@ -29,9 +29,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::auth::Policy;
+use crate::channel::open_failure;
 use crate::channel::{self, Channel, Incoming};
 use crate::hostkey::HostKey;
-use crate::channel::open_failure;
 use crate::msg::{self, reason};
 use crate::shell::{self, Command, Key, LineEditor, Request};
 use crate::transport::{Fatal, Step, Transport};
@@ -233,7 +233,9 @@ impl Connection {
             self.s.write(b"(output cut)\n");
         }
         match req {
-            Request::Poweroff | Request::Reboot => self.s.finish("appliance going down", exit_status),
+            Request::Poweroff | Request::Reboot => {
+                self.s.finish("appliance going down", exit_status)
+            }
             _ => self.s.end_command(exit_status),
         }
     }
@@ -269,7 +271,10 @@ impl Connection {
         }
         let l = &policy.limits;
         if !self.authenticated && now.saturating_sub(self.started) >= l.login_grace_ns {
-            return self.fatal(Fatal::new(reason::BY_APPLICATION, "not authenticated in time"));
+            return self.fatal(Fatal::new(
+                reason::BY_APPLICATION,
+                "not authenticated in time",
+            ));
         }
         if now.saturating_sub(self.last_input) >= l.idle_timeout_ns {
             return self.fatal(Fatal::new(reason::BY_APPLICATION, "idle timeout"));
@@ -447,7 +452,10 @@ impl Connection {
                     let close = ch.close();
                     self.t.send(&close);
                 }
-                let why = self.s.finishing.map_or("client closed the channel", |f| f.0);
+                let why = self
+                    .s
+                    .finishing
+                    .map_or("client closed the channel", |f| f.0);
                 self.close(why.into());
             }
             Incoming::Request {

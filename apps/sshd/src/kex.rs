@@ -32,7 +32,12 @@ pub fn server_kexinit(cookie: [u8; 16]) -> Vec<u8> {
     let mut m = Vec::with_capacity(320);
     m.put_u8(msg::KEXINIT);
     m.extend_from_slice(&cookie);
-    m.put_string(&join(&[CURVE25519, CURVE25519_LIBSSH, EXT_INFO_S, STRICT_S]));
+    m.put_string(&join(&[
+        CURVE25519,
+        CURVE25519_LIBSSH,
+        EXT_INFO_S,
+        STRICT_S,
+    ]));
     m.put_string(HOST_KEY.as_bytes());
     m.put_string(&join(&ciphers));
     m.put_string(&join(&ciphers));
@@ -109,8 +114,10 @@ pub fn negotiate(client: &[u8]) -> Result<Negotiated, KexError> {
     r.end()?;
 
     let is = |want: &'static str| move |n: &[u8]| (n == want.as_bytes()).then_some(want);
-    let kex_name = choose(kex, |n| is(CURVE25519)(n).or_else(|| is(CURVE25519_LIBSSH)(n)))
-        .ok_or(KexError::NoCommon("no common key exchange method"))?;
+    let kex_name = choose(kex, |n| {
+        is(CURVE25519)(n).or_else(|| is(CURVE25519_LIBSSH)(n))
+    })
+    .ok_or(KexError::NoCommon("no common key exchange method"))?;
     choose(host, is(HOST_KEY)).ok_or(KexError::NoCommon("no common host key type"))?;
     let cipher_of = |n: &[u8]| core::str::from_utf8(n).ok().and_then(Algorithm::from_name);
     let c2s = choose(c2s, cipher_of).ok_or(KexError::NoCommon("no common cipher"))?;
@@ -198,7 +205,18 @@ mod tests {
     fn client_kexinit(kex: &str, host: &str, ciphers: &str, comp: &str, guess: bool) -> Vec<u8> {
         let mut m = alloc::vec![msg::KEXINIT];
         m.extend_from_slice(&[0; 16]);
-        for s in [kex, host, ciphers, ciphers, "hmac-sha2-256", "umac-64@openssh.com", comp, comp, "", ""] {
+        for s in [
+            kex,
+            host,
+            ciphers,
+            ciphers,
+            "hmac-sha2-256",
+            "umac-64@openssh.com",
+            comp,
+            comp,
+            "",
+            "",
+        ] {
             m.put_string(s.as_bytes());
         }
         m.put_bool(guess);
@@ -208,19 +226,34 @@ mod tests {
 
     /// OpenSSH 9.x's client KEXINIT lists (kex, host keys, ciphers).
     const OPENSSH_KEX: &str = "sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh.com";
-    const OPENSSH_HOST: &str = "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256,ssh-ed25519,rsa-sha2-512";
+    const OPENSSH_HOST: &str =
+        "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256,ssh-ed25519,rsa-sha2-512";
     const OPENSSH_CIPHERS: &str = "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com";
 
     #[test]
     fn negotiates_with_openssh_defaults() {
-        let n = negotiate(&client_kexinit(OPENSSH_KEX, OPENSSH_HOST, OPENSSH_CIPHERS, "none,zlib@openssh.com", false)).unwrap();
+        let n = negotiate(&client_kexinit(
+            OPENSSH_KEX,
+            OPENSSH_HOST,
+            OPENSSH_CIPHERS,
+            "none,zlib@openssh.com",
+            false,
+        ))
+        .unwrap();
         assert_eq!(n.c2s, Algorithm::ChaChaPoly);
         assert_eq!(n.s2c, Algorithm::ChaChaPoly);
         assert!(n.strict && n.ext_info && !n.skip_guess);
         // an older client: no strict kex, no ext-info, only one of our ciphers
         #[cfg(feature = "aes-gcm")]
         {
-            let n = negotiate(&client_kexinit("curve25519-sha256@libssh.org", "ssh-ed25519", "aes128-ctr,aes256-gcm@openssh.com", "none", false)).unwrap();
+            let n = negotiate(&client_kexinit(
+                "curve25519-sha256@libssh.org",
+                "ssh-ed25519",
+                "aes128-ctr,aes256-gcm@openssh.com",
+                "none",
+                false,
+            ))
+            .unwrap();
             assert_eq!(n.c2s, Algorithm::AesGcm);
             assert!(!n.strict && !n.ext_info);
         }
@@ -229,12 +262,51 @@ mod tests {
     #[test]
     fn refuses_what_we_do_not_share() {
         let cases = [
-            (client_kexinit("diffie-hellman-group14-sha1,kex-strict-c-v00@openssh.com", "ssh-ed25519", OPENSSH_CIPHERS, "none", false), "no common key exchange method"),
-            (client_kexinit(OPENSSH_KEX, "ssh-rsa,rsa-sha2-256", OPENSSH_CIPHERS, "none", false), "no common host key type"),
-            (client_kexinit(OPENSSH_KEX, OPENSSH_HOST, "aes128-ctr,3des-cbc", "none", false), "no common cipher"),
-            (client_kexinit(OPENSSH_KEX, OPENSSH_HOST, OPENSSH_CIPHERS, "zlib", false), "no common compression"),
+            (
+                client_kexinit(
+                    "diffie-hellman-group14-sha1,kex-strict-c-v00@openssh.com",
+                    "ssh-ed25519",
+                    OPENSSH_CIPHERS,
+                    "none",
+                    false,
+                ),
+                "no common key exchange method",
+            ),
+            (
+                client_kexinit(
+                    OPENSSH_KEX,
+                    "ssh-rsa,rsa-sha2-256",
+                    OPENSSH_CIPHERS,
+                    "none",
+                    false,
+                ),
+                "no common host key type",
+            ),
+            (
+                client_kexinit(
+                    OPENSSH_KEX,
+                    OPENSSH_HOST,
+                    "aes128-ctr,3des-cbc",
+                    "none",
+                    false,
+                ),
+                "no common cipher",
+            ),
+            (
+                client_kexinit(OPENSSH_KEX, OPENSSH_HOST, OPENSSH_CIPHERS, "zlib", false),
+                "no common compression",
+            ),
             // the pseudo-algorithms are never a key exchange method
-            (client_kexinit("ext-info-c,kex-strict-s-v00@openssh.com,ext-info-s", OPENSSH_HOST, OPENSSH_CIPHERS, "none", false), "no common key exchange method"),
+            (
+                client_kexinit(
+                    "ext-info-c,kex-strict-s-v00@openssh.com,ext-info-s",
+                    OPENSSH_HOST,
+                    OPENSSH_CIPHERS,
+                    "none",
+                    false,
+                ),
+                "no common key exchange method",
+            ),
         ];
         for (m, reason) in cases {
             assert_eq!(negotiate(&m), Err(KexError::NoCommon(reason)));
@@ -250,7 +322,13 @@ mod tests {
     fn a_wrong_guess_is_skipped_a_right_one_is_not() {
         let wrong = client_kexinit(OPENSSH_KEX, OPENSSH_HOST, OPENSSH_CIPHERS, "none", true);
         assert!(negotiate(&wrong).unwrap().skip_guess);
-        let right = client_kexinit("curve25519-sha256", "ssh-ed25519", OPENSSH_CIPHERS, "none", true);
+        let right = client_kexinit(
+            "curve25519-sha256",
+            "ssh-ed25519",
+            OPENSSH_CIPHERS,
+            "none",
+            true,
+        );
         assert!(!negotiate(&right).unwrap().skip_guess);
     }
 
@@ -273,11 +351,16 @@ mod tests {
     #[test]
     fn exchange_hash_and_derivation_known_answers() {
         let hex = |s: &str| -> Vec<u8> {
-            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
         };
         let q_c = hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
         let q_s = hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-        let k: [u8; 32] = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742").try_into().unwrap();
+        let k: [u8; 32] = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+            .try_into()
+            .unwrap();
         // the same secret with the top bit set exercises the mpint's leading zero
         let mut k_high = k;
         k_high[0] = 0xca;

@@ -82,7 +82,11 @@ impl Receiver {
                 };
                 let head = [head[0], head[1], head[2], head[3]];
                 let l = self.cipher.packet_length(self.seq, head) as usize;
-                let aligned = if self.cipher.aligns_length_field() { l + 4 } else { l };
+                let aligned = if self.cipher.aligns_length_field() {
+                    l + 4
+                } else {
+                    l
+                };
                 if !(MIN_PADDING + 1..=MAX_PACKET).contains(&l)
                     || aligned % self.cipher.block_size() != 0
                 {
@@ -134,7 +138,13 @@ impl Sender {
     /// Our payloads are well under `MAX_PACKET`.
     pub fn seal(&mut self, payload: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
         let bs = self.cipher.block_size();
-        let unpadded = 1 + payload.len() + if self.cipher.aligns_length_field() { 4 } else { 0 };
+        let unpadded = 1
+            + payload.len()
+            + if self.cipher.aligns_length_field() {
+                4
+            } else {
+                0
+            };
         let mut padding = bs - unpadded % bs;
         if padding < MIN_PADDING {
             padding += bs;
@@ -167,8 +177,15 @@ mod tests {
         let iv: Vec<u8> = (100..112).collect();
         let make = || alg.map_or(Cipher::Plain, |a| Cipher::new(a, &key, &iv));
         (
-            Sender { cipher: make(), seq: 7 },
-            Receiver { cipher: make(), seq: 7, ..Receiver::default() },
+            Sender {
+                cipher: make(),
+                seq: 7,
+            },
+            Receiver {
+                cipher: make(),
+                seq: 7,
+                ..Receiver::default()
+            },
         )
     }
 
@@ -184,7 +201,8 @@ mod tests {
             let (mut tx, mut rx) = pair(alg);
             let mut rng = Rng::new([5; 32]);
             let mut wire = Vec::new();
-            let payloads: Vec<Vec<u8>> = (0..40).map(|n| alloc::vec![n as u8; n * 37 + 1]).collect();
+            let payloads: Vec<Vec<u8>> =
+                (0..40).map(|n| alloc::vec![n as u8; n * 37 + 1]).collect();
             for p in &payloads {
                 tx.seal(p, &mut rng, &mut wire);
             }
@@ -211,7 +229,13 @@ mod tests {
                 bad[i] ^= 0x01;
                 let (_, mut rx) = pair(Some(alg));
                 rx.push(&bad);
-                assert_eq!(rx.next_packet(), Err(FrameError::BadTag), "{:?} byte {}", alg, i);
+                assert_eq!(
+                    rx.next_packet(),
+                    Err(FrameError::BadTag),
+                    "{:?} byte {}",
+                    alg,
+                    i
+                );
             }
             // a replayed packet fails: the nonce (sequence number, or GCM's
             // invocation counter) has moved on

@@ -53,8 +53,8 @@ impl ClientKey {
         let key = match r.text()? {
             "ssh-ed25519" => {
                 let pk: [u8; 32] = r.string()?.try_into().map_err(|_| KeyError::Invalid)?;
-                let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk)
-                    .map_err(|_| KeyError::Invalid)?;
+                let vk =
+                    ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| KeyError::Invalid)?;
                 ClientKey::Ed25519(vk)
             }
             "ssh-rsa" => {
@@ -77,8 +77,8 @@ impl ClientKey {
                     return Err(KeyError::Invalid);
                 }
                 let q = r.string()?;
-                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(q)
-                    .map_err(|_| KeyError::Invalid)?;
+                let vk =
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(q).map_err(|_| KeyError::Invalid)?;
                 ClientKey::EcdsaP256(vk)
             }
             _ => return Err(KeyError::Unsupported),
@@ -135,23 +135,34 @@ fn verify_rsa(pk: &rsa::PublicKey, alg: &str, data: &[u8], sig: &[u8]) -> bool {
     let mut padded = alloc::vec![0u8; size - sig.len()];
     padded.extend_from_slice(sig);
     let (scheme, hashed): (rsa::Pkcs1v15Sign, Vec<u8>) = if alg == "rsa-sha2-512" {
-        (rsa::Pkcs1v15Sign::new::<Sha512>(), Sha512::digest(data).to_vec())
+        (
+            rsa::Pkcs1v15Sign::new::<Sha512>(),
+            Sha512::digest(data).to_vec(),
+        )
     } else {
-        (rsa::Pkcs1v15Sign::new::<Sha256>(), Sha256::digest(data).to_vec())
+        (
+            rsa::Pkcs1v15Sign::new::<Sha256>(),
+            Sha256::digest(data).to_vec(),
+        )
     };
     pk.verify(scheme, &hashed, &padded).is_ok()
 }
 
 /// The signature is string(mpint r, mpint s); the message is hashed with SHA-256.
 #[cfg(feature = "ecdsa")]
-fn verify_ecdsa(vk: &p256::ecdsa::VerifyingKey, data: &[u8], sig: &[u8]) -> Result<bool, Malformed> {
+fn verify_ecdsa(
+    vk: &p256::ecdsa::VerifyingKey,
+    data: &[u8],
+    sig: &[u8],
+) -> Result<bool, Malformed> {
     use p256::ecdsa::signature::Verifier;
     let mut r = Reader::new(sig);
     let (rr, ss) = (r.mpint()?, r.mpint()?);
     r.end()?;
     let field = |v: &[u8]| -> Option<[u8; 32]> {
         let mut b = [0u8; 32];
-        b.get_mut(32usize.checked_sub(v.len())?..)?.copy_from_slice(v);
+        b.get_mut(32usize.checked_sub(v.len())?..)?
+            .copy_from_slice(v);
         Some(b)
     };
     let (Some(rb), Some(sb)) = (field(rr), field(ss)) else {
@@ -172,7 +183,10 @@ mod tests {
     fn refuses_other_types_and_bad_blobs() {
         let mut dsa = Vec::new();
         dsa.put_string(b"ssh-dss");
-        assert_eq!(ClientKey::from_blob(&dsa).unwrap_err(), KeyError::Unsupported);
+        assert_eq!(
+            ClientKey::from_blob(&dsa).unwrap_err(),
+            KeyError::Unsupported
+        );
         let mut short = Vec::new();
         short.put_string(b"ssh-ed25519");
         short.put_string(&[1; 31]);
@@ -188,9 +202,16 @@ mod tests {
             let mut n = alloc::vec![0xffu8; bits / 8];
             n[bits / 8 - 1] = 0xfb;
             rsa.put_mpint(&n);
-            assert_eq!(ClientKey::from_blob(&rsa).unwrap_err(), KeyError::RsaSize, "{bits}");
+            assert_eq!(
+                ClientKey::from_blob(&rsa).unwrap_err(),
+                KeyError::RsaSize,
+                "{bits}"
+            );
         }
-        assert_eq!(ClientKey::from_blob(&[0, 0, 0]).unwrap_err(), KeyError::Invalid);
+        assert_eq!(
+            ClientKey::from_blob(&[0, 0, 0]).unwrap_err(),
+            KeyError::Invalid
+        );
         assert_eq!(blob_type(&dsa), Some("ssh-dss"));
     }
 

@@ -25,7 +25,10 @@ pub enum Command {
     Empty,
     /// Unknown command or bad arguments: the message to show and the exit
     /// status (127 unknown, as shells say; 2 bad usage).
-    Invalid { message: String, status: u32 },
+    Invalid {
+        message: String,
+        status: u32,
+    },
 }
 
 /// Exit status of an unknown command.
@@ -188,8 +191,20 @@ mod tests {
         );
         assert_eq!(parse(""), Command::Empty);
         assert_eq!(parse("exit"), Command::Exit);
-        assert!(matches!(parse("status now"), Command::Invalid { status: STATUS_USAGE, .. }));
-        assert!(matches!(parse("rm -rf /"), Command::Invalid { status: STATUS_UNKNOWN, .. }));
+        assert!(matches!(
+            parse("status now"),
+            Command::Invalid {
+                status: STATUS_USAGE,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse("rm -rf /"),
+            Command::Invalid {
+                status: STATUS_UNKNOWN,
+                ..
+            }
+        ));
         for bad in [
             "metadata",
             "metadata /etc/passwd",
@@ -197,7 +212,17 @@ mod tests {
             "metadata a b",
             "metadata a%20b",
         ] {
-            assert!(matches!(parse(bad), Command::Invalid { status: STATUS_USAGE, .. }), "{}", bad);
+            assert!(
+                matches!(
+                    parse(bad),
+                    Command::Invalid {
+                        status: STATUS_USAGE,
+                        ..
+                    }
+                ),
+                "{}",
+                bad
+            );
         }
     }
 

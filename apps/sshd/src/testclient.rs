@@ -26,7 +26,10 @@ pub const VERSION: &[u8] = b"SSH-2.0-testclient";
 /// The policy that lets user `admin` in with `key`.
 pub fn policy_for(key: &SigningKey) -> Policy {
     let blob = ed25519_blob(&key.verifying_key().to_bytes());
-    let line = alloc::format!("ssh-ed25519 {}", cloudinit::sshkey::base64_encode(&blob, true));
+    let line = alloc::format!(
+        "ssh-ed25519 {}",
+        cloudinit::sshkey::base64_encode(&blob, true)
+    );
     let parsed = cloudinit::sshkey::parse(&line).expect("our own key line");
     Policy {
         user: "admin".into(),
@@ -80,7 +83,18 @@ pub fn kexinit(offer: Offer, cookie: [u8; 16]) -> Vec<u8> {
     let mut m = alloc::vec![msg::KEXINIT];
     m.extend_from_slice(&cookie);
     let c = offer.cipher.name().as_bytes();
-    for s in [kex_names.as_bytes(), b"ssh-ed25519", c, c, b"hmac-sha2-256", b"hmac-sha2-256", b"none", b"none", b"", b""] {
+    for s in [
+        kex_names.as_bytes(),
+        b"ssh-ed25519",
+        c,
+        c,
+        b"hmac-sha2-256",
+        b"hmac-sha2-256",
+        b"none",
+        b"none",
+        b"",
+        b"",
+    ] {
         m.put_string(s);
     }
     m.put_bool(false);
@@ -170,7 +184,13 @@ impl Client {
 
     /// Our KEXINIT, the ECDH exchange, NEWKEYS both ways. Panics (it is a
     /// test) if the server's answers are wrong.
-    pub fn handshake(&mut self, conn: &mut Connection, policy: &Policy, hk: &HostKey, offer: Offer) {
+    pub fn handshake(
+        &mut self,
+        conn: &mut Connection,
+        policy: &Policy,
+        hk: &HostKey,
+        offer: Offer,
+    ) {
         let ours = kexinit(offer, self.rng.array());
         self.send(conn, &ours);
         self.pump(conn, policy, hk);
@@ -182,7 +202,15 @@ impl Client {
     }
 
     /// The ECDH part of a key exchange whose KEXINITs are done.
-    pub fn exchange(&mut self, conn: &mut Connection, policy: &Policy, hk: &HostKey, offer: Offer, i_c: &[u8], i_s: &[u8]) {
+    pub fn exchange(
+        &mut self,
+        conn: &mut Connection,
+        policy: &Policy,
+        hk: &HostKey,
+        offer: Offer,
+        i_c: &[u8],
+        i_s: &[u8],
+    ) {
         let secret: [u8; 32] = self.rng.array();
         let q_c = x25519(secret, X25519_BASEPOINT_BYTES);
         let mut init = alloc::vec![msg::KEX_ECDH_INIT];
@@ -207,7 +235,10 @@ impl Client {
             k: &k,
         });
         let host = ClientKey::from_blob(k_s).unwrap();
-        assert!(host.verify("ssh-ed25519", &h, sig), "host key signature over H");
+        assert!(
+            host.verify("ssh-ed25519", &h, sig),
+            "host key signature over H"
+        );
         if self.session_id == [0; 32] {
             self.session_id = h;
         }
@@ -229,14 +260,24 @@ impl Client {
     }
 
     /// The ssh-userauth service and a signed publickey request.
-    pub fn login(&mut self, conn: &mut Connection, policy: &Policy, hk: &HostKey, user: &[u8], key: &SigningKey) {
+    pub fn login(
+        &mut self,
+        conn: &mut Connection,
+        policy: &Policy,
+        hk: &HostKey,
+        user: &[u8],
+        key: &SigningKey,
+    ) {
         let mut svc = alloc::vec![msg::SERVICE_REQUEST];
         svc.put_string(b"ssh-userauth");
         self.send(conn, &svc);
         let blob = ed25519_blob(&key.verifying_key().to_bytes());
         let mut sig = Vec::new();
         sig.put_string(b"ssh-ed25519");
-        sig.put_string(&key.sign(&signed_data(&self.session_id, user, "ssh-ed25519", &blob)).to_bytes());
+        sig.put_string(
+            &key.sign(&signed_data(&self.session_id, user, "ssh-ed25519", &blob))
+                .to_bytes(),
+        );
         let mut m = alloc::vec![msg::USERAUTH_REQUEST];
         m.put_string(user);
         m.put_string(b"ssh-connection");
@@ -250,7 +291,14 @@ impl Client {
     }
 
     /// CHANNEL_OPEN "session" with this window and packet size.
-    pub fn open_session(&mut self, conn: &mut Connection, policy: &Policy, hk: &HostKey, window: u32, max_packet: u32) {
+    pub fn open_session(
+        &mut self,
+        conn: &mut Connection,
+        policy: &Policy,
+        hk: &HostKey,
+        window: u32,
+        max_packet: u32,
+    ) {
         let mut m = alloc::vec![msg::CHANNEL_OPEN];
         m.put_string(b"session");
         m.put_u32(5);
@@ -261,7 +309,15 @@ impl Client {
     }
 
     /// A channel request on the server's channel 0.
-    pub fn request(&mut self, conn: &mut Connection, policy: &Policy, hk: &HostKey, kind: &[u8], want_reply: bool, args: &[u8]) {
+    pub fn request(
+        &mut self,
+        conn: &mut Connection,
+        policy: &Policy,
+        hk: &HostKey,
+        kind: &[u8],
+        want_reply: bool,
+        args: &[u8],
+    ) {
         let mut m = alloc::vec![msg::CHANNEL_REQUEST];
         m.put_u32(0);
         m.put_string(kind);

@@ -44,30 +44,37 @@ impl World {
         self.pump();
     }
     fn handshake(&mut self, offer: Offer) {
-        self.cl.handshake(&mut self.conn, &self.policy, &self.hk, offer);
+        self.cl
+            .handshake(&mut self.conn, &self.policy, &self.hk, offer);
     }
     fn login(&mut self) {
         self.handshake(Offer::default());
         let key = self.user_key.clone();
-        self.cl.login(&mut self.conn, &self.policy, &self.hk, b"admin", &key);
+        self.cl
+            .login(&mut self.conn, &self.policy, &self.hk, b"admin", &key);
         assert!(self.conn.authenticated(), "{:?}", self.conn.closed());
         assert!(self.cl.take(msg::SERVICE_ACCEPT).is_some());
         assert!(self.cl.take(msg::USERAUTH_SUCCESS).is_some());
     }
     fn session(&mut self) {
         self.login();
-        self.cl.open_session(&mut self.conn, &self.policy, &self.hk, 1 << 20, 32768);
+        self.cl
+            .open_session(&mut self.conn, &self.policy, &self.hk, 1 << 20, 32768);
         assert!(self.cl.take(msg::CHANNEL_OPEN_CONFIRMATION).is_some());
     }
     fn exec(&mut self, cmd: &str) {
         let mut args = Vec::new();
         args.put_string(cmd.as_bytes());
-        self.cl.request(&mut self.conn, &self.policy, &self.hk, b"exec", true, &args);
+        self.cl
+            .request(&mut self.conn, &self.policy, &self.hk, b"exec", true, &args);
     }
     /// The connection ended with this reason, after a DISCONNECT with this code.
     fn assert_disconnected(&mut self, code: u32, reason: &str) {
         assert_eq!(self.conn.closed(), Some(reason));
-        let d = self.cl.take(msg::DISCONNECT).expect("a DISCONNECT was sent");
+        let d = self
+            .cl
+            .take(msg::DISCONNECT)
+            .expect("a DISCONNECT was sent");
         let mut r = Reader::new(&d);
         r.u8().unwrap();
         assert_eq!(r.u32().unwrap(), code);
@@ -100,13 +107,22 @@ fn every_cipher_with_and_without_strict_kex_gets_through_the_handshake() {
     for &cipher in OFFERED {
         for strict in [true, false] {
             let mut w = world();
-            w.handshake(Offer { cipher, strict, ext_info: !strict });
+            w.handshake(Offer {
+                cipher,
+                strict,
+                ext_info: !strict,
+            });
             assert_eq!(w.conn.strict_kex(), strict);
             assert!(w.conn.closed().is_none(), "{:?}", w.conn.closed());
             let mut svc = alloc::vec![msg::SERVICE_REQUEST];
             svc.put_string(b"ssh-userauth");
             w.send(&svc);
-            assert!(w.cl.take(msg::SERVICE_ACCEPT).is_some(), "{:?} strict={}", cipher, strict);
+            assert!(
+                w.cl.take(msg::SERVICE_ACCEPT).is_some(),
+                "{:?} strict={}",
+                cipher,
+                strict
+            );
         }
     }
 }
@@ -124,7 +140,13 @@ fn a_command_ends_with_output_exit_status_eof_close_in_that_order() {
     let kinds: Vec<u8> = got.iter().map(|m| m[0]).collect();
     assert_eq!(
         kinds,
-        [msg::CHANNEL_SUCCESS, msg::CHANNEL_DATA, msg::CHANNEL_REQUEST, msg::CHANNEL_EOF, msg::CHANNEL_CLOSE]
+        [
+            msg::CHANNEL_SUCCESS,
+            msg::CHANNEL_DATA,
+            msg::CHANNEL_REQUEST,
+            msg::CHANNEL_EOF,
+            msg::CHANNEL_CLOSE
+        ]
     );
     assert!(got[1].ends_with(b"all good\n"));
     assert_eq!(exit_status(&got[2]), Some(0));
@@ -138,7 +160,11 @@ fn a_command_ends_with_output_exit_status_eof_close_in_that_order() {
 
 #[test]
 fn unknown_commands_and_failed_answers_are_non_zero() {
-    for (cmd, answer, want) in [("bogus", None, 127), ("status now", None, 2), ("metadata x", Some(1), 1)] {
+    for (cmd, answer, want) in [
+        ("bogus", None, 127),
+        ("status now", None, 2),
+        ("metadata x", Some(1), 1),
+    ] {
         let mut w = world();
         w.session();
         w.exec(cmd);
@@ -175,10 +201,19 @@ fn output_respects_the_clients_window_and_packet_size() {
     w.pump();
     let data: Vec<Vec<u8>> = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA)).collect();
     assert!(data.iter().all(|m| m.len() - 9 <= 4), "max packet");
-    assert_eq!(data.iter().map(|m| m.len() - 9).sum::<usize>(), 10, "window");
-    assert!(w.cl.take(msg::CHANNEL_EOF).is_none(), "not before the output is out");
+    assert_eq!(
+        data.iter().map(|m| m.len() - 9).sum::<usize>(),
+        10,
+        "window"
+    );
+    assert!(
+        w.cl.take(msg::CHANNEL_EOF).is_none(),
+        "not before the output is out"
+    );
     w.send(&window_adjust(100));
-    let rest: usize = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA)).map(|m| m.len() - 9).sum();
+    let rest: usize = core::iter::from_fn(|| w.cl.take(msg::CHANNEL_DATA))
+        .map(|m| m.len() - 9)
+        .sum();
     assert_eq!(rest, 7, "the rest: 6 bytes and the newline");
     assert!(w.cl.take(msg::CHANNEL_EOF).is_some());
 }
@@ -200,9 +235,15 @@ fn data_beyond_the_window_we_granted_is_fatal() {
     let chunk = data(&alloc::vec![b'x'; 30_000]);
     w.send(&chunk);
     w.send(&chunk);
-    assert!(w.conn.closed().is_none(), "60007 bytes fit the 64 KiB window");
+    assert!(
+        w.conn.closed().is_none(),
+        "60007 bytes fit the 64 KiB window"
+    );
     w.send(&chunk);
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "channel data beyond the window");
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "channel data beyond the window",
+    );
 }
 
 #[test]
@@ -210,15 +251,27 @@ fn a_client_rekey_after_login_is_handled() {
     let mut w = world();
     w.session();
     // strict kex, once negotiated, resets the sequence numbers at every NEWKEYS
-    let offer = Offer { ext_info: false, ..Offer::default() };
+    let offer = Offer {
+        ext_info: false,
+        ..Offer::default()
+    };
     let ours = kexinit(offer, [7; 16]);
     w.send(&ours);
-    let theirs = w.cl.take(msg::KEXINIT).expect("our KEXINIT answers the client's");
+    let theirs =
+        w.cl.take(msg::KEXINIT)
+            .expect("our KEXINIT answers the client's");
     let (conn, policy, hk) = (&mut w.conn, &w.policy, &w.hk);
     w.cl.exchange(conn, policy, hk, offer, &ours, &theirs);
-    assert!(w.cl.take(msg::EXT_INFO).is_none(), "EXT_INFO only after the first NEWKEYS");
+    assert!(
+        w.cl.take(msg::EXT_INFO).is_none(),
+        "EXT_INFO only after the first NEWKEYS"
+    );
     w.exec("help");
-    assert!(w.cl.take(msg::CHANNEL_DATA).is_some(), "{:?}", w.conn.closed());
+    assert!(
+        w.cl.take(msg::CHANNEL_DATA).is_some(),
+        "{:?}",
+        w.conn.closed()
+    );
     assert!(w.conn.closed().is_none());
 }
 
@@ -228,12 +281,20 @@ fn session_output_waits_while_a_rekey_runs() {
     w.session();
     w.exec("status");
     w.conn.take_request().unwrap();
-    let offer = Offer { strict: false, ext_info: false, ..Offer::default() };
+    let offer = Offer {
+        strict: false,
+        ext_info: false,
+        ..Offer::default()
+    };
     w.send(&kexinit(offer, [7; 16]));
     w.received();
     w.conn.answer("during the rekey", 0);
     w.pump();
-    assert_eq!(w.received(), Vec::<u8>::new(), "nothing between our KEXINIT and NEWKEYS");
+    assert_eq!(
+        w.received(),
+        Vec::<u8>::new(),
+        "nothing between our KEXINIT and NEWKEYS"
+    );
 }
 
 #[test]
@@ -242,29 +303,50 @@ fn strict_kex_refuses_anything_but_the_exchange() {
     let mut w = world();
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
     w.send(&kexinit(Offer::default(), [1; 16]));
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "strict key exchange: KEXINIT was not the first packet");
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "strict key exchange: KEXINIT was not the first packet",
+    );
     // an IGNORE between KEXINIT and ECDH_INIT
     let mut w = world();
     w.send(&kexinit(Offer::default(), [1; 16]));
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "unexpected message during strict key exchange");
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "unexpected message during strict key exchange",
+    );
     // without strict kex, IGNORE is fine but a userauth message is not
     let mut w = world();
-    let loose = Offer { strict: false, ..Offer::default() };
+    let loose = Offer {
+        strict: false,
+        ..Offer::default()
+    };
     w.send(&kexinit(loose, [1; 16]));
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
     assert!(w.conn.closed().is_none());
     w.send(&[msg::USERAUTH_REQUEST]);
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "unexpected message during key exchange");
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "unexpected message during key exchange",
+    );
 }
 
 #[test]
 fn out_of_order_messages_are_fatal_with_a_reason() {
     let cases: [(&[u8], &str); 4] = [
-        (&[msg::USERAUTH_REQUEST, 0, 0, 0, 0], "message before the ssh-userauth service"),
+        (
+            &[msg::USERAUTH_REQUEST, 0, 0, 0, 0],
+            "message before the ssh-userauth service",
+        ),
         (&[msg::NEWKEYS], "unexpected key exchange message"),
-        (&[msg::KEX_ECDH_INIT, 0, 0, 0, 0], "unexpected key exchange message"),
-        (&[msg::SERVICE_REQUEST, 0, 0, 0, 4, b'n', b'o', b'n', b'e'], "service not available"),
+        (
+            &[msg::KEX_ECDH_INIT, 0, 0, 0, 0],
+            "unexpected key exchange message",
+        ),
+        (
+            &[msg::SERVICE_REQUEST, 0, 0, 0, 4, b'n', b'o', b'n', b'e'],
+            "service not available",
+        ),
     ];
     for (m, why) in cases {
         let mut w = world();
@@ -278,8 +360,36 @@ fn out_of_order_messages_are_fatal_with_a_reason() {
     let mut svc = alloc::vec![msg::SERVICE_REQUEST];
     svc.put_string(b"ssh-userauth");
     w.send(&svc);
-    w.send(&[msg::CHANNEL_OPEN, 0, 0, 0, 7, b's', b'e', b's', b's', b'i', b'o', b'n', 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0]);
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "connection protocol before authentication");
+    w.send(&[
+        msg::CHANNEL_OPEN,
+        0,
+        0,
+        0,
+        7,
+        b's',
+        b'e',
+        b's',
+        b's',
+        b'i',
+        b'o',
+        b'n',
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        1,
+        0,
+    ]);
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "connection protocol before authentication",
+    );
 }
 
 #[test]
@@ -299,9 +409,23 @@ fn unknown_messages_get_unimplemented_and_requests_get_failure() {
     w.send(&g);
     assert_eq!(w.received(), [msg::REQUEST_FAILURE]);
     // unknown channel requests, with and without want-reply
-    w.cl.request(&mut w.conn, &w.policy, &w.hk, b"keepalive@openssh.com", true, &[]);
+    w.cl.request(
+        &mut w.conn,
+        &w.policy,
+        &w.hk,
+        b"keepalive@openssh.com",
+        true,
+        &[],
+    );
     assert_eq!(w.received(), [msg::CHANNEL_FAILURE]);
-    w.cl.request(&mut w.conn, &w.policy, &w.hk, b"env", false, &[0, 0, 0, 1, b'A', 0, 0, 0, 1, b'B']);
+    w.cl.request(
+        &mut w.conn,
+        &w.policy,
+        &w.hk,
+        b"env",
+        false,
+        &[0, 0, 0, 1, b'A', 0, 0, 0, 1, b'B'],
+    );
     assert_eq!(w.received(), Vec::<u8>::new());
     // a second session and a forwarding channel are refused
     w.cl.open_session(&mut w.conn, &w.policy, &w.hk, 100, 100);
@@ -311,7 +435,10 @@ fn unknown_messages_get_unimplemented_and_requests_get_failure() {
     fwd.put_u32(100);
     fwd.put_u32(100);
     w.send(&fwd);
-    assert_eq!(w.received(), [msg::CHANNEL_OPEN_FAILURE, msg::CHANNEL_OPEN_FAILURE]);
+    assert_eq!(
+        w.received(),
+        [msg::CHANNEL_OPEN_FAILURE, msg::CHANNEL_OPEN_FAILURE]
+    );
     // IGNORE and DEBUG are ignored
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
     w.send(&[msg::DEBUG, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -348,7 +475,10 @@ fn oversize_and_malformed_fields_close_cleanly() {
     w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "malformed message");
     // a packet length over 35000 under the new keys
     let mut w = world();
-    w.handshake(Offer { cipher: Algorithm::ChaChaPoly, ..Offer::default() });
+    w.handshake(Offer {
+        cipher: Algorithm::ChaChaPoly,
+        ..Offer::default()
+    });
     w.send(&alloc::vec![msg::IGNORE; 35_100]);
     w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "bad packet length");
     // a version line without end
@@ -373,12 +503,28 @@ fn refusals_delay_input_and_end_the_connection_at_the_limit() {
     w.send(&pw);
     assert!(w.cl.take(msg::USERAUTH_FAILURE).is_some());
     let now = w.cl.now;
-    assert_eq!(w.conn.input(b"more", now), 0, "nothing read during the delay");
+    assert_eq!(
+        w.conn.input(b"more", now),
+        0,
+        "nothing read during the delay"
+    );
     let notes = w.conn.notes();
-    assert!(matches!(&notes[..], [Note::Refused { reason: "password authentication is disabled", .. }]), "{notes:?}");
+    assert!(
+        matches!(
+            &notes[..],
+            [Note::Refused {
+                reason: "password authentication is disabled",
+                ..
+            }]
+        ),
+        "{notes:?}"
+    );
     w.cl.now += w.policy.limits.fail_delay_ns;
     w.send(&pw);
-    w.assert_disconnected(msg::reason::NO_MORE_AUTH_METHODS_AVAILABLE, "too many failed attempts");
+    w.assert_disconnected(
+        msg::reason::NO_MORE_AUTH_METHODS_AVAILABLE,
+        "too many failed attempts",
+    );
 }
 
 #[test]
@@ -407,8 +553,16 @@ fn a_long_answer_is_cut_even_inside_a_character() {
         .flat_map(|m| m[9..].to_vec())
         .collect();
     assert!(data.len() <= crate::conn::MAX_ANSWER + 20, "{}", data.len());
-    assert!(data.ends_with(b"\n(output cut)\n"), "{} {:?}", data.len(), alloc::string::String::from_utf8_lossy(&data[data.len().saturating_sub(30)..]));
-    assert!(core::str::from_utf8(&data).is_ok(), "cut on a character boundary");
+    assert!(
+        data.ends_with(b"\n(output cut)\n"),
+        "{} {:?}",
+        data.len(),
+        alloc::string::String::from_utf8_lossy(&data[data.len().saturating_sub(30)..])
+    );
+    assert!(
+        core::str::from_utf8(&data).is_ok(),
+        "cut on a character boundary"
+    );
 }
 
 #[test]
@@ -445,17 +599,27 @@ fn a_client_that_never_rekeys_is_dropped_before_sequence_numbers_wrap() {
     use crate::transport::MAX_PACKETS_PER_KEY;
     let mut w = world();
     w.session();
-    w.conn.transport().set_packets_under_key(MAX_PACKETS_PER_KEY - 2);
+    w.conn
+        .transport()
+        .set_packets_under_key(MAX_PACKETS_PER_KEY - 2);
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
     assert!(w.conn.closed().is_none());
     w.send(&[msg::IGNORE, 0, 0, 0, 0]);
-    w.assert_disconnected(msg::reason::PROTOCOL_ERROR, "too many packets without a re-key");
+    w.assert_disconnected(
+        msg::reason::PROTOCOL_ERROR,
+        "too many packets without a re-key",
+    );
     // a re-key resets the count
     let mut w = world();
     w.session();
     // room for the exchange itself: 3 packets each way
-    w.conn.transport().set_packets_under_key(MAX_PACKETS_PER_KEY - 6);
-    let offer = Offer { ext_info: false, ..Offer::default() };
+    w.conn
+        .transport()
+        .set_packets_under_key(MAX_PACKETS_PER_KEY - 6);
+    let offer = Offer {
+        ext_info: false,
+        ..Offer::default()
+    };
     let ours = kexinit(offer, [7; 16]);
     w.send(&ours);
     let theirs = w.cl.take(msg::KEXINIT).unwrap();

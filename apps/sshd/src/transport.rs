@@ -48,7 +48,10 @@ pub struct Fatal {
 
 impl Fatal {
     pub fn new(code: u32, reason: &'static str) -> Fatal {
-        Fatal { code: Some(code), reason }
+        Fatal {
+            code: Some(code),
+            reason,
+        }
     }
 
     pub fn protocol(reason: &'static str) -> Fatal {
@@ -82,7 +85,9 @@ enum Kex {
         client_kexinit: Vec<u8>,
     },
     /// Our NEWKEYS is out; the client's switches its direction to `recv`.
-    AwaitNewkeys { recv: Cipher },
+    AwaitNewkeys {
+        recv: Cipher,
+    },
     Done,
 }
 
@@ -208,7 +213,10 @@ impl Transport {
         self.packets_under_key += 1;
         let n = payload.first().copied().unwrap_or(0);
         if n == msg::DISCONNECT {
-            return Err(Fatal { code: None, reason: "client disconnected" });
+            return Err(Fatal {
+                code: None,
+                reason: "client disconnected",
+            });
         }
         if !self.first_kex_done {
             return self.initial_kex(n, seq, &payload, hostkey);
@@ -276,7 +284,13 @@ impl Transport {
     /// Until the client's first NEWKEYS only the exchange's messages are
     /// taken; in strict mode nothing else at all (the Terrapin fix), and the
     /// client's KEXINIT must have been its first packet.
-    fn initial_kex(&mut self, n: u8, seq: u32, payload: &[u8], hk: &HostKey) -> Result<Step, Fatal> {
+    fn initial_kex(
+        &mut self,
+        n: u8,
+        seq: u32,
+        payload: &[u8],
+        hk: &HostKey,
+    ) -> Result<Step, Fatal> {
         match n {
             msg::KEXINIT | msg::KEX_ECDH_INIT | msg::NEWKEYS => {
                 self.kex_message(n, seq, payload, hk)?;
@@ -288,7 +302,9 @@ impl Transport {
                 self.kex_noise += 1;
                 Ok(Step::Handled)
             }
-            _ if self.strict => Err(Fatal::protocol("unexpected message during strict key exchange")),
+            _ if self.strict => Err(Fatal::protocol(
+                "unexpected message during strict key exchange",
+            )),
             _ => Err(Fatal::protocol("unexpected message during key exchange")),
         }
     }
@@ -303,9 +319,18 @@ impl Transport {
                 self.client_kexinit(seq, payload)
             }
             (msg::KEXINIT, Kex::AwaitKexinit) => self.client_kexinit(seq, payload),
-            (msg::KEX_ECDH_INIT, Kex::AwaitEcdh { neg, client_kexinit }) => {
+            (
+                msg::KEX_ECDH_INIT,
+                Kex::AwaitEcdh {
+                    neg,
+                    client_kexinit,
+                },
+            ) => {
                 if core::mem::take(&mut self.skip_guess) {
-                    self.kex = Kex::AwaitEcdh { neg, client_kexinit };
+                    self.kex = Kex::AwaitEcdh {
+                        neg,
+                        client_kexinit,
+                    };
                     return Ok(());
                 }
                 self.ecdh(payload, &neg, &client_kexinit, hk)
@@ -324,12 +349,15 @@ impl Transport {
     }
 
     fn client_kexinit(&mut self, seq: u32, payload: &[u8]) -> Result<(), Fatal> {
-        let neg = kex::negotiate(payload).map_err(|e| Fatal::new(reason::KEY_EXCHANGE_FAILED, e.reason()))?;
+        let neg = kex::negotiate(payload)
+            .map_err(|e| Fatal::new(reason::KEY_EXCHANGE_FAILED, e.reason()))?;
         if !self.first_kex_done {
             self.strict = neg.strict;
             self.ext_info = neg.ext_info;
             if self.strict && seq != 0 {
-                return Err(Fatal::protocol("strict key exchange: KEXINIT was not the first packet"));
+                return Err(Fatal::protocol(
+                    "strict key exchange: KEXINIT was not the first packet",
+                ));
             }
         }
         self.skip_guess = neg.skip_guess;
@@ -342,11 +370,20 @@ impl Transport {
 
     /// KEX_ECDH_INIT: our ephemeral key, the exchange hash signed by the
     /// host key, NEWKEYS, and the new keys for our direction.
-    fn ecdh(&mut self, payload: &[u8], neg: &Negotiated, i_c: &[u8], hk: &HostKey) -> Result<(), Fatal> {
+    fn ecdh(
+        &mut self,
+        payload: &[u8],
+        neg: &Negotiated,
+        i_c: &[u8],
+        hk: &HostKey,
+    ) -> Result<(), Fatal> {
         let failed = |why| Fatal::new(reason::KEY_EXCHANGE_FAILED, why);
         let mut r = Reader::new(payload);
         r.u8()?;
-        let q_c: [u8; 32] = r.string()?.try_into().map_err(|_| failed("bad client ephemeral key"))?;
+        let q_c: [u8; 32] = r
+            .string()?
+            .try_into()
+            .map_err(|_| failed("bad client ephemeral key"))?;
         r.end()?;
         let secret: [u8; 32] = self.rng.array();
         let q_s = x25519(secret, X25519_BASEPOINT_BYTES);
@@ -396,7 +433,10 @@ impl Transport {
         r.u8()?;
         let name = r.string()?;
         if name != b"ssh-userauth" || self.service {
-            return Err(Fatal::new(reason::SERVICE_NOT_AVAILABLE, "service not available"));
+            return Err(Fatal::new(
+                reason::SERVICE_NOT_AVAILABLE,
+                "service not available",
+            ));
         }
         self.service = true;
         let mut m = alloc::vec![msg::SERVICE_ACCEPT];

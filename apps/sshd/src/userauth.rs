@@ -31,7 +31,10 @@ pub fn request(payload: &[u8], session_id: &[u8], policy: &Policy) -> Result<(St
     let user = r.string()?;
     let service = r.string()?;
     let method = r.string()?;
-    let shown: String = String::from_utf8_lossy(user).chars().take(MAX_USER_SHOWN).collect();
+    let shown: String = String::from_utf8_lossy(user)
+        .chars()
+        .take(MAX_USER_SHOWN)
+        .collect();
     let outcome = match method {
         b"none" => Outcome::Methods,
         _ if service != b"ssh-connection" => Outcome::Refused("unknown service", None),
@@ -48,7 +51,10 @@ fn publickey(r: &mut Reader, user: &[u8], session_id: &[u8], policy: &Policy) ->
     let blob = r.string()?;
     let fp = Some(offered_fingerprint(blob));
     if alg == "ssh-rsa" {
-        return Ok(Outcome::Refused("ssh-rsa (SHA-1) signatures are not accepted", fp));
+        return Ok(Outcome::Refused(
+            "ssh-rsa (SHA-1) signatures are not accepted",
+            fp,
+        ));
     }
     let Some(key) = policy.allows(user, blob) else {
         let why = if user != policy.user.as_bytes() {
@@ -59,7 +65,10 @@ fn publickey(r: &mut Reader, user: &[u8], session_id: &[u8], policy: &Policy) ->
         return Ok(Outcome::Refused(why, fp));
     };
     if !key.key.accepts(alg) {
-        return Ok(Outcome::Refused("signature algorithm does not match the key", fp));
+        return Ok(Outcome::Refused(
+            "signature algorithm does not match the key",
+            fp,
+        ));
     }
     if !signed {
         let mut ok = alloc::vec![msg::USERAUTH_PK_OK];
@@ -69,7 +78,10 @@ fn publickey(r: &mut Reader, user: &[u8], session_id: &[u8], policy: &Policy) ->
     }
     let sig = r.string()?;
     r.end()?;
-    if key.key.verify(alg, &signed_data(session_id, user, alg, blob), sig) {
+    if key
+        .key
+        .verify(alg, &signed_data(session_id, user, alg, blob), sig)
+    {
         Ok(Outcome::Success(key.fingerprint.clone()))
     } else {
         Ok(Outcome::Refused("bad signature", fp))
@@ -107,9 +119,16 @@ mod tests {
     fn setup() -> (SigningKey, Vec<u8>, Policy) {
         let sk = SigningKey::from_bytes(&[11; 32]);
         let blob = crate::hostkey::ed25519_blob(&sk.verifying_key().to_bytes());
-        let line = alloc::format!("ssh-ed25519 {}", cloudinit::sshkey::base64_encode(&blob, true));
+        let line = alloc::format!(
+            "ssh-ed25519 {}",
+            cloudinit::sshkey::base64_encode(&blob, true)
+        );
         let k = AuthorizedKey::from_public(&cloudinit::sshkey::parse(&line).unwrap()).unwrap();
-        let policy = Policy { user: "admin".into(), keys: alloc::vec![k], limits: Limits::default() };
+        let policy = Policy {
+            user: "admin".into(),
+            keys: alloc::vec![k],
+            limits: Limits::default(),
+        };
         (sk, blob, policy)
     }
 
@@ -140,14 +159,29 @@ mod tests {
     fn query_then_signature_logs_in() {
         let (sk, blob, p) = setup();
         let sid = [5u8; 32];
-        let (_, o) = request(&req(b"admin", b"publickey", "ssh-ed25519", &blob, None), &sid, &p).unwrap();
+        let (_, o) = request(
+            &req(b"admin", b"publickey", "ssh-ed25519", &blob, None),
+            &sid,
+            &p,
+        )
+        .unwrap();
         assert!(matches!(o, Outcome::PkOk(_)));
         let sig = sig_blob(&sk, &signed_data(&sid, b"admin", "ssh-ed25519", &blob));
-        let (user, o) = request(&req(b"admin", b"publickey", "ssh-ed25519", &blob, Some(&sig)), &sid, &p).unwrap();
+        let (user, o) = request(
+            &req(b"admin", b"publickey", "ssh-ed25519", &blob, Some(&sig)),
+            &sid,
+            &p,
+        )
+        .unwrap();
         assert_eq!(user, "admin");
         assert_eq!(o, Outcome::Success(p.keys[0].fingerprint.clone()));
         // the same signature under another session id is not a login
-        let (_, o) = request(&req(b"admin", b"publickey", "ssh-ed25519", &blob, Some(&sig)), &[6; 32], &p).unwrap();
+        let (_, o) = request(
+            &req(b"admin", b"publickey", "ssh-ed25519", &blob, Some(&sig)),
+            &[6; 32],
+            &p,
+        )
+        .unwrap();
         assert!(matches!(o, Outcome::Refused("bad signature", Some(_))));
     }
 
@@ -157,11 +191,26 @@ mod tests {
         let sid = [5u8; 32];
         let sig = sig_blob(&sk, &signed_data(&sid, b"root", "ssh-ed25519", &blob));
         let cases: [(Vec<u8>, &str); 5] = [
-            (req(b"root", b"publickey", "ssh-ed25519", &blob, Some(&sig)), "unknown user"),
-            (req(b"admin", b"password", "", &[], None), "password authentication is disabled"),
-            (req(b"admin", b"keyboard-interactive", "", &[], None), "method not accepted"),
-            (req(b"admin", b"publickey", "ssh-rsa", &blob, None), "ssh-rsa (SHA-1) signatures are not accepted"),
-            (req(b"admin", b"publickey", "rsa-sha2-256", &blob, None), "signature algorithm does not match the key"),
+            (
+                req(b"root", b"publickey", "ssh-ed25519", &blob, Some(&sig)),
+                "unknown user",
+            ),
+            (
+                req(b"admin", b"password", "", &[], None),
+                "password authentication is disabled",
+            ),
+            (
+                req(b"admin", b"keyboard-interactive", "", &[], None),
+                "method not accepted",
+            ),
+            (
+                req(b"admin", b"publickey", "ssh-rsa", &blob, None),
+                "ssh-rsa (SHA-1) signatures are not accepted",
+            ),
+            (
+                req(b"admin", b"publickey", "rsa-sha2-256", &blob, None),
+                "signature algorithm does not match the key",
+            ),
         ];
         for (m, want) in cases {
             match request(&m, &sid, &p).unwrap().1 {
@@ -172,10 +221,21 @@ mod tests {
         let mut other = blob.clone();
         other[40] ^= 1;
         assert!(matches!(
-            request(&req(b"admin", b"publickey", "ssh-ed25519", &other, None), &sid, &p).unwrap().1,
+            request(
+                &req(b"admin", b"publickey", "ssh-ed25519", &other, None),
+                &sid,
+                &p
+            )
+            .unwrap()
+            .1,
             Outcome::Refused("key not authorized", Some(_))
         ));
-        assert_eq!(request(&req(b"admin", b"none", "", &[], None), &sid, &p).unwrap().1, Outcome::Methods);
+        assert_eq!(
+            request(&req(b"admin", b"none", "", &[], None), &sid, &p)
+                .unwrap()
+                .1,
+            Outcome::Methods
+        );
         // truncated requests are malformed, not a panic
         let full = req(b"admin", b"publickey", "ssh-ed25519", &blob, Some(&sig));
         for n in 0..full.len() {

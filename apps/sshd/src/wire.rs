@@ -136,7 +136,10 @@ mod tests {
             assert_eq!(v, wire);
             assert_eq!(Reader::new(wire).mpint().unwrap(), magnitude);
         }
-        assert_eq!(Reader::new(&[0, 0, 0, 2, 0xed, 0xcc]).mpint(), Err(Malformed));
+        assert_eq!(
+            Reader::new(&[0, 0, 0, 2, 0xed, 0xcc]).mpint(),
+            Err(Malformed)
+        );
         let mut v = Vec::new();
         v.put_mpint(&[0, 0, 0x7f]);
         assert_eq!(v, [0, 0, 0, 1, 0x7f]);

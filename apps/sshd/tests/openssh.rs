@@ -23,7 +23,8 @@ fn keygen(dir: &Path, name: &str, kind: &str) -> (PathBuf, String) {
     let key = dir.join(name);
     let (t, bits) = kind.split_once(':').unwrap_or((kind, ""));
     let mut cmd = Command::new("ssh-keygen");
-    cmd.args(["-q", "-t", t, "-N", "", "-C", name, "-f"]).arg(&key);
+    cmd.args(["-q", "-t", t, "-N", "", "-C", name, "-f"])
+        .arg(&key);
     if !bits.is_empty() {
         cmd.args(["-b", bits]);
     }
@@ -262,7 +263,11 @@ impl<'a> Ssh<'a> {
             .spawn()
             .unwrap();
         let mut input = child.stdin.take().unwrap();
-        let chunks: Vec<(u64, String)> = self.stdin.iter().map(|(d, s)| (*d, s.to_string())).collect();
+        let chunks: Vec<(u64, String)> = self
+            .stdin
+            .iter()
+            .map(|(d, s)| (*d, s.to_string()))
+            .collect();
         let tty = self.tty;
         let writer = std::thread::spawn(move || {
             for (delay_ms, s) in chunks {
@@ -332,7 +337,11 @@ fn commands_end_with_their_exit_status() {
     );
 
     let o = Ssh::new(srv.port, &key, &["metadata", "meta-data/instance-id"]).run();
-    assert!(o.out.contains("metadata meta-data/instance-id: i-0123"), "{:?}", o.out);
+    assert!(
+        o.out.contains("metadata meta-data/instance-id: i-0123"),
+        "{:?}",
+        o.out
+    );
     assert_eq!(o.rc, 0);
     let o = Ssh::new(srv.port, &key, &["bogus"]).run();
     assert!(o.out.contains("bogus: unknown command"), "{:?}", o.out);
@@ -357,11 +366,19 @@ fn every_key_type_logs_in_and_a_wrong_key_of_each_is_refused() {
     let srv = serve(policy_for(&publics), [4u8; 32]);
     for (kind, (key, public)) in kinds.iter().zip(&good) {
         let o = Ssh::new(srv.port, key, &["status"]).run();
-        assert!(o.out.contains("uptime_s=42"), "{kind}: {:?} {:?}", o.out, o.err);
+        assert!(
+            o.out.contains("uptime_s=42"),
+            "{kind}: {:?} {:?}",
+            o.out,
+            o.err
+        );
         assert_eq!(o.rc, 0, "{kind}");
         let fp = cloudinit::sshkey::parse(public).unwrap().fingerprint();
         assert!(
-            srv.notes().contains(&Note::Login { user: "admin".into(), key: fp }),
+            srv.notes().contains(&Note::Login {
+                user: "admin".into(),
+                key: fp
+            }),
             "{kind}"
         );
     }
@@ -386,13 +403,20 @@ fn every_key_type_logs_in_and_a_wrong_key_of_each_is_refused() {
     let mut o = Ssh::new(srv.port, &good[0].0, &["status"]);
     o.user = "root";
     let o = o.run();
-    assert!(o.rc != 0 && o.err.contains("Permission denied"), "{:?}", o.err);
+    assert!(
+        o.rc != 0 && o.err.contains("Permission denied"),
+        "{:?}",
+        o.err
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert!(srv.notes().iter().any(
         |n| matches!(n, Note::Refused { user, reason: "unknown user", .. } if user == "root")
     ));
     // ssh-rsa (SHA-1) is never used: OpenSSH picked rsa-sha2-* from server-sig-algs
-    assert!(!srv.notes().iter().any(|n| matches!(n, Note::Refused { reason, .. } if reason.contains("SHA-1"))));
+    assert!(!srv
+        .notes()
+        .iter()
+        .any(|n| matches!(n, Note::Refused { reason, .. } if reason.contains("SHA-1"))));
 }
 
 #[test]
@@ -406,13 +430,20 @@ fn interactive_prompt_exit_ends_with_status_zero() {
     assert!(o.out.contains("commands: status, ifconfig"), "{:?}", o.out);
     assert!(o.out.contains("vif0 mac=00:16:3e:00:00:01"), "{:?}", o.out);
     assert!(o.out.contains("imds: mode=v2"), "{:?}", o.out);
-    assert_eq!(o.rc, 0, "exit in a shell is status 0 (an unknown command before it does not count): {:?}", o.err);
+    assert_eq!(
+        o.rc, 0,
+        "exit in a shell is status 0 (an unknown command before it does not count): {:?}",
+        o.err
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(
         srv.seen.lock().unwrap().requests,
         [Request::Ifconfig, Request::Log]
     );
-    assert!(srv.notes().iter().any(|n| matches!(n, Note::Closed { reason } if reason == "logout")));
+    assert!(srv
+        .notes()
+        .iter()
+        .any(|n| matches!(n, Note::Closed { reason } if reason == "logout")));
 }
 
 #[test]
@@ -442,7 +473,11 @@ fn each_offered_cipher_works_and_strict_kex_is_negotiated() {
             .run();
         assert!(o.out.contains("uptime_s=42"), "{cipher}: {:?}", o.err);
         assert_eq!(o.rc, 0, "{cipher}");
-        assert!(o.err.contains(&format!("cipher: {cipher}")), "{cipher}: {:?}", o.err);
+        assert!(
+            o.err.contains(&format!("cipher: {cipher}")),
+            "{cipher}: {:?}",
+            o.err
+        );
         assert!(
             o.err.contains("strict KEX"),
             "OpenSSH says it uses strict kex: {:?}",
@@ -451,7 +486,10 @@ fn each_offered_cipher_works_and_strict_kex_is_negotiated() {
     }
     std::thread::sleep(Duration::from_millis(100));
     let strict = srv.seen.lock().unwrap().strict.clone();
-    assert!(!strict.is_empty() && strict.iter().all(|&s| s), "{strict:?}");
+    assert!(
+        !strict.is_empty() && strict.iter().all(|&s| s),
+        "{strict:?}"
+    );
 }
 
 #[test]
@@ -465,11 +503,25 @@ fn a_client_rekey_mid_session_is_handled() {
     s.tty = true;
     s.stdin = vec![(0, "metadata big\r"), (1500, "status\r"), (1500, "exit\r")];
     let o = s.run();
-    assert_eq!(o.rc, 0, "{:?}", o.err.lines().rev().take(20).collect::<Vec<_>>());
-    assert_eq!(o.out.lines().filter(|l| l.starts_with("line ")).count(), 1000);
-    assert!(o.out.contains("uptime_s=42"), "the command after the re-key");
+    assert_eq!(
+        o.rc,
+        0,
+        "{:?}",
+        o.err.lines().rev().take(20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        o.out.lines().filter(|l| l.starts_with("line ")).count(),
+        1000
+    );
+    assert!(
+        o.out.contains("uptime_s=42"),
+        "the command after the re-key"
+    );
     let newkeys = o.err.matches("SSH2_MSG_NEWKEYS received").count();
-    assert!(newkeys >= 2, "the client re-keyed ({newkeys} NEWKEYS received)");
+    assert!(
+        newkeys >= 2,
+        "the client re-keyed ({newkeys} NEWKEYS received)"
+    );
 }
 
 #[test]
@@ -477,7 +529,15 @@ fn keyscan_fingerprint_matches_the_host_key() {
     let (_, public) = keygen(&tmpdir("scan"), "k", "ed25519");
     let srv = serve(policy_for(&[&public]), [6u8; 32]);
     let scan = Command::new("ssh-keyscan")
-        .args(["-T", "10", "-t", "ed25519", "-p", &srv.port.to_string(), "127.0.0.1"])
+        .args([
+            "-T",
+            "10",
+            "-t",
+            "ed25519",
+            "-p",
+            &srv.port.to_string(),
+            "127.0.0.1",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&scan.stdout).into_owned();

@@ -74,7 +74,10 @@ pub fn upcall() {
 /// Has anything fired since the turn began, or been deferred by a wait?
 /// (The main loop must not sleep then.)
 pub fn any_pending() -> bool {
-    FIRED.iter().chain(DEFERRED.iter()).any(|w| w.load(Ordering::Acquire) != 0)
+    FIRED
+        .iter()
+        .chain(DEFERRED.iter())
+        .any(|w| w.load(Ordering::Acquire) != 0)
 }
 
 /// Has anything fired since the last wait woke? (A wait inside a turn

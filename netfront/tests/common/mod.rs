@@ -89,7 +89,10 @@ pub fn env(misbehave: Option<NetMisbehave>) -> Env {
 }
 
 /// Connect over any event channel (the plain one, or `Instant`).
-pub fn connect_with<E: EventChannel>(e: &mut Env, events: E) -> Result<Netfront<SimPage, E>, NetError> {
+pub fn connect_with<E: EventChannel>(
+    e: &mut Env,
+    events: E,
+) -> Result<Netfront<SimPage, E>, NetError> {
     let devs = xenbus::enumerate(&mut e.xs, "vif").unwrap();
     Netfront::connect(&mut e.xs, &mut e.gt.clone(), &mut e.pa, events, &devs[0])
 }
@@ -98,7 +101,14 @@ pub fn connect_with<E: EventChannel>(e: &mut Env, events: E) -> Result<Netfront<
 pub fn connect_rx_bufs(e: &mut Env, rx_bufs: usize) -> Result<Nf, NetError> {
     let devs = xenbus::enumerate(&mut e.xs, "vif").unwrap();
     let evt = e.evt.clone();
-    Netfront::connect_with(&mut e.xs, &mut e.gt.clone(), &mut e.pa, evt, &devs[0], rx_bufs)
+    Netfront::connect_with(
+        &mut e.xs,
+        &mut e.gt.clone(),
+        &mut e.pa,
+        evt,
+        &devs[0],
+        rx_bufs,
+    )
 }
 
 pub fn connect(e: &mut Env) -> Result<Nf, NetError> {
@@ -233,7 +243,8 @@ impl Stacks {
     /// One round: the peer, the backend, the driver and the guest's stack,
     /// the backend again.
     pub fn round<E: EventChannel>(&mut self, e: &Env, nf: &mut Netfront<SimPage, E>, now: Instant) {
-        self.peer.poll(now, &mut self.peer_dev, &mut self.peer_sockets);
+        self.peer
+            .poll(now, &mut self.peer_dev, &mut self.peer_sockets);
         e.nb.borrow_mut().step();
         while nf.poll().expect("device up") {}
         self.guest.poll(now, nf, &mut self.guest_sockets);

@@ -81,7 +81,12 @@ impl Bench {
 
     /// Serve both ports. Bytes moving is progress: the stack runs again in
     /// the same turn.
-    pub fn poll<N: Nic, P: Platform>(&mut self, net: &mut Net<N>, cx: &mut Cx<'_, P>, now: u64) -> Wake {
+    pub fn poll<N: Nic, P: Platform>(
+        &mut self,
+        net: &mut Net<N>,
+        cx: &mut Cx<'_, P>,
+        now: u64,
+    ) -> Wake {
         if self.generation != Some(net.generation) {
             self.generation = Some(net.generation);
             self.ports = [
@@ -101,7 +106,12 @@ impl Bench {
     }
 }
 
-fn listen<N: Nic, P: Platform>(net: &mut Net<N>, cx: &mut Cx<'_, P>, port: u16, name: &'static str) -> Option<Port> {
+fn listen<N: Nic, P: Platform>(
+    net: &mut Net<N>,
+    cx: &mut Cx<'_, P>,
+    port: u16,
+    name: &'static str,
+) -> Option<Port> {
     let (rx, tx) = if port == SINK_PORT {
         (BULK_BUF, SMALL_BUF)
     } else {
@@ -115,7 +125,10 @@ fn listen<N: Nic, P: Platform>(net: &mut Net<N>, cx: &mut Cx<'_, P>, port: u16, 
     // window is full, one stall per window
     s.set_ack_delay(None);
     if s.listen(port).is_err() {
-        cx.say(&format!("bench: error reason=\"listen on {} failed\"", port));
+        cx.say(&format!(
+            "bench: error reason=\"listen on {} failed\"",
+            port
+        ));
         return None;
     }
     Some(Port {
@@ -127,7 +140,12 @@ fn listen<N: Nic, P: Platform>(net: &mut Net<N>, cx: &mut Cx<'_, P>, port: u16, 
 }
 
 /// One step of one port; true if bytes moved.
-fn serve<N: Nic, P: Platform>(p: &mut Port, net: &mut Net<N>, cx: &mut Cx<'_, P>, now: u64) -> bool {
+fn serve<N: Nic, P: Platform>(
+    p: &mut Port,
+    net: &mut Net<N>,
+    cx: &mut Cx<'_, P>,
+    now: u64,
+) -> bool {
     let start = Counters::now(net, cx);
     let s = net.sockets.get_mut::<tcp::Socket>(p.handle);
     let mut moved = 0u64;
@@ -162,7 +180,10 @@ fn serve<N: Nic, P: Platform>(p: &mut Port, net: &mut Net<N>, cx: &mut Cx<'_, P>
             }
             let s = net.sockets.get_mut::<tcp::Socket>(p.handle);
             if s.listen(p.port).is_err() {
-                cx.say(&format!("bench: error reason=\"listen on {} failed\"", p.port));
+                cx.say(&format!(
+                    "bench: error reason=\"listen on {} failed\"",
+                    p.port
+                ));
             }
         }
         _ => {}
@@ -170,7 +191,15 @@ fn serve<N: Nic, P: Platform>(p: &mut Port, net: &mut Net<N>, cx: &mut Cx<'_, P>
     moved > 0
 }
 
-fn report<N: Nic, P: Platform>(p: &Port, net: &Net<N>, cx: &mut Cx<'_, P>, now: u64, t0: u64, c0: Counters, bytes: u64) {
+fn report<N: Nic, P: Platform>(
+    p: &Port,
+    net: &Net<N>,
+    cx: &mut Cx<'_, P>,
+    now: u64,
+    t0: u64,
+    c0: Counters,
+    bytes: u64,
+) {
     let c = Counters::now(net, cx);
     let d = |a: u64, b: u64| a.saturating_sub(b);
     let packets = d(c.rx_packets, c0.rx_packets) + d(c.tx_packets, c0.tx_packets);

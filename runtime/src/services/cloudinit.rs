@@ -37,7 +37,13 @@ pub struct CloudInit {
 
 impl CloudInit {
     /// A network source as `ds=` says (None: cloud-init's own selection).
-    pub fn network<P: Platform>(cx: &mut Cx<'_, P>, ds: Option<Ds>, target: Target, boot_ns: u64, seed: u32) -> Self {
+    pub fn network<P: Platform>(
+        cx: &mut Cx<'_, P>,
+        ds: Option<Ds>,
+        target: Target,
+        boot_ns: u64,
+        seed: u32,
+    ) -> Self {
         let source = match Select::new(ds, target.clone(), seed) {
             Ok(s) => Some(Box::new(s) as Box<dyn Source>),
             Err(why) => {
@@ -58,7 +64,12 @@ impl CloudInit {
     }
 
     /// What a seed disk said: done before the network is up.
-    pub fn from_seed<P: Platform>(cx: &mut Cx<'_, P>, md: Metadata, boot_ns: u64, now: u64) -> Self {
+    pub fn from_seed<P: Platform>(
+        cx: &mut Cx<'_, P>,
+        md: Metadata,
+        boot_ns: u64,
+        now: u64,
+    ) -> Self {
         let mut c = CloudInit {
             source: None,
             target: Target::default(),
@@ -77,7 +88,12 @@ impl CloudInit {
         self.source.as_ref()?.fetch(path)
     }
 
-    pub fn poll<N: Nic, P: Platform>(&mut self, net: &mut Net<N>, cx: &mut Cx<'_, P>, now: u64) -> Wake {
+    pub fn poll<N: Nic, P: Platform>(
+        &mut self,
+        net: &mut Net<N>,
+        cx: &mut Cx<'_, P>,
+        now: u64,
+    ) -> Wake {
         if self.finished || !net.configured() {
             return Wake::IDLE;
         }

@@ -22,8 +22,8 @@ use sshd::{Connection, HostKey, Note, Request};
 
 use crate::http::HttpConn;
 use crate::intervals::{
-    OVERLOAD_REPORT_NS, POWER_GRACE_NS, SSH_CLOSE_TIMEOUT_NS, SSH_CLOSING_POLL_NS, SSH_HANDSHAKE_TIMEOUT_NS,
-    SSH_RETRY_NS,
+    OVERLOAD_REPORT_NS, POWER_GRACE_NS, SSH_CLOSE_TIMEOUT_NS, SSH_CLOSING_POLL_NS,
+    SSH_HANDSHAKE_TIMEOUT_NS, SSH_RETRY_NS,
 };
 use crate::net::{Net, Nic};
 use crate::platform::Power;
@@ -93,7 +93,12 @@ fn listen_socket<N: Nic>(net: &mut Net<N>, port: u16) -> SocketHandle {
 impl Ssh {
     /// The host key from the hardware RNG, the policy from the fetched
     /// key(s). None (with the reason printed) when SSH cannot run.
-    pub fn start<P: Platform>(cx: &mut Cx<'_, P>, md: &Metadata, port: u16, user: &str) -> Option<Ssh> {
+    pub fn start<P: Platform>(
+        cx: &mut Cx<'_, P>,
+        md: &Metadata,
+        port: u16,
+        user: &str,
+    ) -> Option<Ssh> {
         let mut keys: Vec<AuthorizedKey> = Vec::new();
         for k in &md.keys {
             match AuthorizedKey::from_public(&k.key) {
@@ -163,7 +168,10 @@ impl Ssh {
         if self.generation.is_some() {
             for s in &self.slots {
                 if s.conn.is_some() {
-                    cx.say(&format!("ssh: closed from={} reason=\"network went down\"", s.peer));
+                    cx.say(&format!(
+                        "ssh: closed from={} reason=\"network went down\"",
+                        s.peer
+                    ));
                 }
             }
         }
@@ -181,7 +189,13 @@ impl Ssh {
             .collect();
     }
 
-    pub fn poll<N: Nic, P: Platform>(&mut self, net: &mut Net<N>, cx: &mut Cx<'_, P>, facts: &Facts, now: u64) -> Wake {
+    pub fn poll<N: Nic, P: Platform>(
+        &mut self,
+        net: &mut Net<N>,
+        cx: &mut Cx<'_, P>,
+        facts: &Facts,
+        now: u64,
+    ) -> Wake {
         self.attach(net, cx);
         let mut wake = Wake::IDLE;
         for i in 0..self.slots.len() {
@@ -224,8 +238,10 @@ impl Ssh {
         if let Some(since) = slot.closing_since {
             // FinWait2: the peer has every byte we sent; we read nothing
             // more, so its own FIN is not worth a slot
-            if matches!(sock.state(), tcp::State::Closed | tcp::State::TimeWait | tcp::State::FinWait2)
-                || now.saturating_sub(since) > SSH_CLOSE_TIMEOUT_NS
+            if matches!(
+                sock.state(),
+                tcp::State::Closed | tcp::State::TimeWait | tcp::State::FinWait2
+            ) || now.saturating_sub(since) > SSH_CLOSE_TIMEOUT_NS
             {
                 sock.abort();
                 let _ = sock.listen(port);
@@ -333,7 +349,10 @@ impl Ssh {
                             conn: None,
                         });
                     } else {
-                        conn.answer("metadata: this datasource has no metadata service to ask", 1);
+                        conn.answer(
+                            "metadata: this datasource has no metadata service to ask",
+                            1,
+                        );
                     }
                 }
                 Request::Poweroff | Request::Reboot => {
@@ -373,7 +392,12 @@ impl Ssh {
             let line = match note {
                 Note::Login { user, key } => {
                     self.logins += 1;
-                    format!("ssh: login user={} key={} from={}", quoted(&user), quoted(&key), slot.peer)
+                    format!(
+                        "ssh: login user={} key={} from={}",
+                        quoted(&user),
+                        quoted(&key),
+                        slot.peer
+                    )
                 }
                 Note::Refused { user, reason, key } => format!(
                     "ssh: refused user={} reason={} key={} from={}",

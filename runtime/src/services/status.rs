@@ -8,8 +8,8 @@ use alloc::string::String;
 use sshd::Request;
 
 use crate::net::{mac_string, Net, Nic};
-use crate::services::ssh::Facts;
 use crate::report::quoted;
+use crate::services::ssh::Facts;
 use crate::{Cx, Platform, VERSION};
 
 pub fn answer<N: Nic, P: Platform>(

@@ -11,7 +11,12 @@ use smoltcp::wire::{
 
 pub const GUEST_MAC: [u8; 6] = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x02];
 
-fn eth(src_mac: [u8; 6], dst_mac: [u8; 6], proto: EthernetProtocol, payload_len: usize) -> (Vec<u8>, EthernetRepr) {
+fn eth(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    proto: EthernetProtocol,
+    payload_len: usize,
+) -> (Vec<u8>, EthernetRepr) {
     let repr = EthernetRepr {
         src_addr: EthernetAddress(src_mac),
         dst_addr: EthernetAddress(dst_mac),
@@ -21,7 +26,13 @@ fn eth(src_mac: [u8; 6], dst_mac: [u8; 6], proto: EthernetProtocol, payload_len:
 }
 
 /// An IPv4 packet carrying `l4` (already emitted, checksummed) in a frame.
-fn ipv4_frame(src_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: IpProtocol, l4: &[u8]) -> Vec<u8> {
+fn ipv4_frame(
+    src_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: IpProtocol,
+    l4: &[u8],
+) -> Vec<u8> {
     let ip = Ipv4Repr {
         src_addr: Ipv4Address::from(src),
         dst_addr: Ipv4Address::from(dst),
@@ -29,7 +40,12 @@ fn ipv4_frame(src_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: IpProtocol, l
         payload_len: l4.len(),
         hop_limit: 64,
     };
-    let (mut buf, e) = eth(src_mac, GUEST_MAC, EthernetProtocol::Ipv4, ip.buffer_len() + l4.len());
+    let (mut buf, e) = eth(
+        src_mac,
+        GUEST_MAC,
+        EthernetProtocol::Ipv4,
+        ip.buffer_len() + l4.len(),
+    );
     let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
     e.emit(&mut f);
     let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
@@ -38,7 +54,16 @@ fn ipv4_frame(src_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: IpProtocol, l
     buf
 }
 
-pub fn tcp(src_mac: [u8; 6], src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, control: TcpControl, seq: u32, ack: Option<u32>) -> Vec<u8> {
+pub fn tcp(
+    src_mac: [u8; 6],
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+) -> Vec<u8> {
     let repr = TcpRepr {
         src_port: sport,
         dst_port: dport,
@@ -63,7 +88,14 @@ pub fn tcp(src_mac: [u8; 6], src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16,
     ipv4_frame(src_mac, src, dst, IpProtocol::Tcp, &l4)
 }
 
-pub fn udp(src_mac: [u8; 6], src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+pub fn udp(
+    src_mac: [u8; 6],
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let repr = UdpRepr {
         src_port: sport,
         dst_port: dport,
@@ -87,7 +119,10 @@ pub fn icmp_echo(src_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], seq: u16) -> Vec<
         data: b"flood",
     };
     let mut l4 = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut Icmpv4Packet::new_unchecked(&mut l4[..]), &ChecksumCapabilities::default());
+    repr.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut l4[..]),
+        &ChecksumCapabilities::default(),
+    );
     ipv4_frame(src_mac, src, dst, IpProtocol::Icmp, &l4)
 }
 

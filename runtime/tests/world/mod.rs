@@ -80,7 +80,11 @@ impl Platform for Sim {
     type StoreWait = SimWait;
 
     fn console(&mut self, line: &str) {
-        assert!(!line.contains(['\n', '\r']), "one line per report: {:?}", line);
+        assert!(
+            !line.contains(['\n', '\r']),
+            "one line per report: {:?}",
+            line
+        );
         self.rec.borrow_mut().lines.push(line.to_string());
     }
     fn now_ns(&self) -> u64 {
@@ -186,19 +190,29 @@ impl World {
         let xsd = Rc::new(RefCell::new(Xenstored::new()));
         let page = SimPage::new();
         xsd.borrow_mut().introduce_libxl(DOMID, page.clone());
-        xsd.borrow_mut()
-            .tool_write(&format!("/local/domain/{}/domid", DOMID), format!("{}", DOMID).as_bytes());
+        xsd.borrow_mut().tool_write(
+            &format!("/local/domain/{}/domid", DOMID),
+            format!("{}", DOMID).as_bytes(),
+        );
         let nb = new_vif(&xsd, &gt, &evt);
         let nb = Rc::new(RefCell::new(nb));
         let bb = Rc::new(RefCell::new(image.map(|img| {
             let b = SimBlkback::attach(xsd.clone(), gt.clone(), evt.clone(), DOMID, 51728, img);
             let front = format!("/local/domain/{}/device/vbd/51728", DOMID);
-            for k in ["backend", "backend-id", "virtual-device", "device-type", "state"] {
+            for k in [
+                "backend",
+                "backend-id",
+                "virtual-device",
+                "device-type",
+                "state",
+            ] {
                 xsd.borrow_mut()
                     .tool_set_perms(&format!("{}/{}", front, k), &[(DOMID, 'n'), (0, 'r')]);
             }
-            xsd.borrow_mut()
-                .tool_write(&format!("/local/domain/0/backend/vbd/{}/51728/dev", DOMID), b"xvdb");
+            xsd.borrow_mut().tool_write(
+                &format!("/local/domain/0/backend/vbd/{}/51728/dev", DOMID),
+                b"xvdb",
+            );
             b
         })));
         let wait = SimWait {
@@ -295,7 +309,11 @@ impl World {
     }
 
     pub fn has_line(&self, prefix: &str) -> bool {
-        self.rec.borrow().lines.iter().any(|l| l.starts_with(prefix))
+        self.rec
+            .borrow()
+            .lines
+            .iter()
+            .any(|l| l.starts_with(prefix))
     }
 
     pub fn line(&self, prefix: &str) -> Option<String> {
@@ -338,7 +356,10 @@ impl World {
 /// within `limit`.
 pub fn ssh_banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool {
     use smoltcp::socket::tcp;
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; 8192]), tcp::SocketBuffer::new(vec![0; 8192]));
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 8192]),
+        tcp::SocketBuffer::new(vec![0; 8192]),
+    );
     let remote = (smoltcp::wire::IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 22);
     s.connect(w.peer.iface.context(), remote, local).unwrap();
     let h = w.peer.sockets.add(s);
