@@ -274,8 +274,13 @@ fn checksums_are_verified_or_trusted_as_flagged() {
 /// device must go down with `needle` in its reason (or stay up when None),
 /// never panic, and close with nothing left granted. Returns the counters.
 fn hostile_rx(m: NetMisbehave, expect_down: Option<&str>) -> netfront::Stats {
+    hostile_rx_ring(m, expect_down, netfront::RX_BUFS)
+}
+
+/// `hostile_rx` with a ring of `rx_bufs` RX buffers.
+fn hostile_rx_ring(m: NetMisbehave, expect_down: Option<&str>, rx_bufs: usize) -> netfront::Stats {
     let mut e = env(Some(m));
-    let mut nf = connect(&mut e).unwrap();
+    let mut nf = connect_rx_bufs(&mut e, rx_bufs).unwrap();
     let mut result = Ok(());
     for i in 0..20u8 {
         e.nb.borrow_mut().to_guest.push_back(frame(5000, i));
@@ -311,6 +316,21 @@ fn hostile_rx(m: NetMisbehave, expect_down: Option<&str>) -> netfront::Stats {
     let stats = nf.stats;
     assert_clean_close(e, nf);
     stats
+}
+
+#[test]
+fn hostile_cases_on_a_small_guest_s_ring() {
+    // the fewest RX buffers the runtime gives (a 3 MiB guest): the same
+    // protocol errors take the device down as cleanly
+    let min = netfront::MIN_RX_BUFS;
+    hostile_rx_ring(
+        NetMisbehave::RxEndlessChain,
+        Some("longer than 18 slots"),
+        min,
+    );
+    hostile_rx_ring(NetMisbehave::RxShortFirstSlot, Some("Ethernet header"), min);
+    hostile_rx_ring(NetMisbehave::RxBadIdMidChain, Some("rx response id"), min);
+    hostile_rx_ring(NetMisbehave::RxOffsetPastPage, Some("past the page"), min);
 }
 
 #[test]
