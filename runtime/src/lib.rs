@@ -227,7 +227,10 @@ impl<P: Platform> Appliance<P> {
                 }
             }
         }
-        if let Some(line) = mark_phases(phases, vif, cloudinit, ssh, now) {
+        // stamped when the turn that reached them ends: netfront's
+        // handshake (and any XenStore wait) runs inside the turn
+        let reached = cx.host.now_ns();
+        if let Some(line) = mark_phases(phases, vif, cloudinit, ssh, reached) {
             cx.say(&format!("boot: phases {}", line));
             cx.report("data/appliance/boot-phases", &line);
         }

@@ -38,6 +38,8 @@ pub const S: u64 = 1_000 * MS;
 #[derive(Default)]
 pub struct Record {
     pub lines: Vec<String>,
+    /// When each of `lines` was said (simulated ns).
+    pub said_at: Vec<u64>,
     pub power: Option<(Power, String)>,
 }
 
@@ -85,7 +87,9 @@ impl Platform for Sim {
             "one line per report: {:?}",
             line
         );
-        self.rec.borrow_mut().lines.push(line.to_string());
+        let mut rec = self.rec.borrow_mut();
+        rec.lines.push(line.to_string());
+        rec.said_at.push(self.clock.now_ns());
     }
     fn now_ns(&self) -> u64 {
         self.clock.now_ns()
@@ -124,6 +128,8 @@ impl Platform for Sim {
 
 pub struct World {
     pub app: Appliance<Sim>,
+    /// The appliance's boot time (its phases count from here).
+    pub boot_ns: u64,
     pub clock: SimClock,
     pub xsd: Rc<RefCell<Xenstored>>,
     /// The vif's backend, shared by the peer, the waits and the test.
@@ -242,6 +248,7 @@ impl World {
         peer.serve_http(Box::new(imds_v2));
         World {
             app,
+            boot_ns: boot,
             clock,
             xsd,
             nb,
@@ -323,6 +330,13 @@ impl World {
             .iter()
             .find(|l| l.starts_with(prefix))
             .cloned()
+    }
+
+    /// When the first line starting with `prefix` was said (simulated ns).
+    pub fn line_at(&self, prefix: &str) -> Option<u64> {
+        let rec = self.rec.borrow();
+        let i = rec.lines.iter().position(|l| l.starts_with(prefix))?;
+        Some(rec.said_at[i])
     }
 
     pub fn count_lines(&self, prefix: &str) -> usize {
