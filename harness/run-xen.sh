@@ -63,7 +63,7 @@ mkdir -p "$OUT/payload/payload"
 P=$OUT/payload/payload
 [ -z "$GUEST" ] || cp "$GUEST" "$P/guest.elf"
 cp "$SCENARIO" "$P/scenario.sh"
-cp "$HARNESS"/dom0/lib.sh "$HARNESS"/dom0/*.py "$P/"
+cp "$HARNESS"/dom0/lib.sh "$HARNESS"/dom0/*.py "$HARNESS"/dom0/vif-lean "$P/"
 cp "$HARNESS/dom0/init" "$OUT/payload/init"
 for e in "${EXTRAS[@]}"; do cp -r "$e" "$P/"; done
 # dom0 gives up on the scenario a little before the host does, so that the

@@ -31,6 +31,12 @@ HARNESS: t_ms=30 event=bench kind=boot guest=app dhcp=cloud run=1 ok=1 why=ok xl
 HARNESS: t_ms=31 event=bench kind=boot guest=linux dhcp=cloud run=1 ok=1 why=ok xl_create_ms=4000 first_output_ms=6000 key_ms=12000 ssh_ms=12000 guest_ms=8000 phases="init_ms=4000 netfront_ms=5000 address_ms=6000 metadata_ms=8000 ssh_ms=8500"
 HARNESS: t_ms=32 event=bench kind=boot guest=app dhcp=cloud run=2 ok=1 why=ok xl_create_ms=3000 first_output_ms=3100 key_ms=3500 ssh_ms=- guest_ms=450 phases="xenstore_ms=70 netfront_ms=80 address_ms=200 metadata_ms=450 ssh_ms=450"
 """
+# the same, with the lean vif hotplug script: its own mode
+LEAN = """\
+HARNESS: t_ms=33 event=bench kind=boot guest=app dhcp=cloud hotplug=vif-lean run=1 ok=1 why=ok xl_create_ms=1000 first_output_ms=1100 key_ms=1300 ssh_ms=2000 guest_ms=250 phases="xenstore_ms=50"
+HARNESS: t_ms=34 event=bench kind=boot guest=linux dhcp=cloud hotplug=vif-lean run=1 ok=1 why=ok xl_create_ms=3000 first_output_ms=5000 key_ms=11000 ssh_ms=11000 guest_ms=8000 phases="init_ms=4000"
+HARNESS: t_ms=35 event=bench kind=boot guest=app dhcp=cloud hotplug=vif-bridge run=3 ok=1 why=ok xl_create_ms=2000 first_output_ms=2100 key_ms=2400 ssh_ms=3300 guest_ms=250 phases="xenstore_ms=50"
+"""
 JUMBO = """\
 HARNESS: t_ms=40 event=bench kind=mtu guest=app mtu=9000 vif_mtu=9000 lease_mtu=9000 netfront_mtu=9000
 HARNESS: t_ms=41 event=bench kind=tcp guest=app mtu=9000 dir=from_guest bytes=100 s=1 mb_s=40.00
@@ -143,6 +149,18 @@ class Report(unittest.TestCase):
         self.assertIn("domain start → key, cloud-like DHCP: Linux 8.00 s / appliance 0.40 s = 20.0x (target ≥ 20x: met)", t)
         self.assertIn("SSH-ready, cloud-like DHCP: Linux 12.00 s / appliance 3.30 s = 3.6x (target ≥ 5x: not met)", t)
         self.assertIn("not measured", br.targets(br.summarize(br.parse(LOG.splitlines()))))
+
+    def test_lean_hotplug_is_a_mode_of_its_own_first_with_its_targets(self):
+        s = br.summarize(br.parse((LOG + CLOUD + LEAN).splitlines()))
+        self.assertEqual(s["app"]["boot"]["cloud+lean"]["runs"], 1)
+        # hotplug=vif-bridge is the plain cloud mode
+        self.assertEqual(s["app"]["boot"]["cloud"]["runs"], 3)
+        sections = [l for l in br.table(s, {}).splitlines() if l.startswith("| **")]
+        self.assertIn("vif-lean", sections[0])
+        self.assertIn("vif-bridge", sections[1])
+        t = br.targets(s)
+        self.assertIn("SSH-ready, cloud-like DHCP, vif-lean: Linux 11.00 s / appliance 2.00 s = 5.5x (target ≥ 5x: met)", t)
+        self.assertIn("SSH-ready, cloud-like DHCP: Linux 12.00 s / appliance 3.30 s = 3.6x (target ≥ 5x: not met)", t)
 
     def test_jumbo_rows_per_mtu(self):
         s = br.summarize(br.parse((LOG + JUMBO).splitlines()))

@@ -8,7 +8,9 @@
 # Knobs (--env): BENCH_RUNS (5), BENCH_IMDS_MODE (v2), BENCH_MEM_APP (32),
 # BENCH_MEM_LINUX (128), BENCH_BISECT (1), BENCH_IDLE_S (30), BENCH_PINGS
 # (1000), BENCH_XFER_MB (16), BENCH_KINDS ("app linux"), BENCH_APP_CMDLINE,
-# BENCH_DHCP_MODES ("cloud check"), BENCH_MTUS ("1500 9000").
+# BENCH_DHCP_MODES ("cloud+lean cloud check": a DHCP mode, +lean for the
+# vif-lean hotplug script, else Debian's vif-bridge), BENCH_MTUS ("1500
+# 9000"), BENCH_HOTPLUG (vif-lean: the script for every other guest).
 # A /payload/baseline.elf (run.sh: BENCH_BASELINE_ELF) joins the boot and
 # service runs as guest "base": an earlier appliance, for before/after in
 # one session.
@@ -19,7 +21,7 @@ MEM_LINUX=${BENCH_MEM_LINUX:-128}
 KINDS=${BENCH_KINDS:-app linux}
 BOOT_KINDS=$KINDS
 [ ! -s "$B" ] || BOOT_KINDS="base $KINDS"
-DHCP_MODES=${BENCH_DHCP_MODES:-cloud check}
+DHCP_MODES=${BENCH_DHCP_MODES:-cloud+lean cloud check}
 MTUS=${BENCH_MTUS:-1500 9000}
 XFER=$((${BENCH_XFER_MB:-16} * 1048576))
 
@@ -32,16 +34,19 @@ bench_setup
 # where boot time goes (during the boot runs only: it sees every frame)
 python3 /payload/dhcpwatch.py any >/tmp/dhcpwatch.log 2>&1 &
 WATCH_PID=$!
-bench "kind=setup imds_mode=${BENCH_IMDS_MODE:-v2} runs=$RUNS mem_app=$MEM_APP mem_linux=$MEM_LINUX xfer_bytes=$XFER kinds=\"$BOOT_KINDS\" dhcp_modes=\"$DHCP_MODES\" mtus=\"$MTUS\""
+bench "kind=setup imds_mode=${BENCH_IMDS_MODE:-v2} hotplug=$HOTPLUG runs=$RUNS mem_app=$MEM_APP mem_linux=$MEM_LINUX xfer_bytes=$XFER kinds=\"$BOOT_KINDS\" dhcp_modes=\"$DHCP_MODES\" mtus=\"$MTUS\""
 
-# ---- boot to key and to SSH, per DHCP mode, alternating ----
-for dhcp in $DHCP_MODES; do
+# ---- boot to key and to SSH, per mode (DHCP, hotplug script), alternating ----
+ALL_HOTPLUG=$HOTPLUG
+for mode in $DHCP_MODES; do
+    dhcp=${mode%+lean}
+    if [ "$dhcp" = "$mode" ]; then HOTPLUG=vif-bridge; else HOTPLUG=vif-lean; fi
     dhcp_server "$dhcp"
     i=0
     while [ $i -lt "$RUNS" ]; do
         i=$((i + 1))
         for kind in $BOOT_KINDS; do
-            name=$kind-$dhcp-$i
+            name=$kind-${mode%+lean}$([ "$HOTPLUG" = vif-bridge ] || echo l)-$i
             SSH_MS=- SSH_TRIES=0
             if to_key "$kind" "$name" "$(mem_of $kind)" "$(tmo_of $kind)"; then
                 ok=1
@@ -49,17 +54,18 @@ for dhcp in $DHCP_MODES; do
             else
                 ok=0
             fi
-            bench "kind=boot guest=$kind dhcp=$dhcp run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS ssh_ms=$SSH_MS ssh_tries=$SSH_TRIES guest_ms=$(guest_ms $kind $name) phases=\"$(phases "$name")\""
+            bench "kind=boot guest=$kind dhcp=$dhcp hotplug=$HOTPLUG run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS ssh_ms=$SSH_MS ssh_tries=$SSH_TRIES guest_ms=$(guest_ms $kind $name) phases=\"$(phases "$name")\""
             if [ $i -eq 1 ]; then
                 got=$(tr -d '\r' <"$(guest_log "$name")" | sed -n 's/^ssh-key: //p' | head -1)
-                check "[$kind] boots to the served key ($dhcp DHCP)" [ "$got" = "$want_key" ]
-                check "[$kind] answers ssh status with it ($dhcp DHCP)" [ "$SSH_MS" != - ]
+                check "[$kind] boots to the served key ($dhcp DHCP, $HOTPLUG)" [ "$got" = "$want_key" ]
+                check "[$kind] answers ssh status with it ($dhcp DHCP, $HOTPLUG)" [ "$SSH_MS" != - ]
             fi
             gone "$name"
         done
     done
 done
 kill $WATCH_PID 2>/dev/null
+HOTPLUG=$ALL_HOTPLUG
 dhcp_server cloud
 
 # ---- smallest memory that still gets the key and serves SSH ----

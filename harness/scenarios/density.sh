@@ -7,7 +7,9 @@
 # status` that succeeds, what dom0 and Xen have left, and every guest that
 # faulted (`trap:` on its console, `Triple fault` in `xl dmesg`) with its
 # console. Cloud-like DHCP (no address check) on a /16, so that hundreds of
-# guests get an address. Records: `event=bench kind=density-*`
+# guests get an address. Every vif comes up through harness/dom0/vif-lean
+# (BENCH_HOTPLUG=vif-bridge for Debian's: with it, a fleet stopped at 36 when
+# a vif-bridge ran past libxl's hotplug timeout). Records: `event=bench kind=density-*`
 # (harness/bench_report.py). Guest configs, DHCP, the probes: bench-lib.sh.
 # Destroying a fleet of 16 appliances (8 `xl destroy` at a time) twice left
 # this harness's dom0 idle and waiting for ever (nothing on its console, no
@@ -240,7 +242,7 @@ case " $DKINDS " in *" linux "*)
         MEM_LINUX=$MIN_MEM
     fi ;;
 esac
-bench "kind=density-setup xen_total_mib=$(xl info | awk '/^total_memory/ { print $3 }') dom0_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) mem_app=$MEM_APP mem_linux=${MEM_LINUX:--} ns=\"$NS\" max=$MAXN linux_max=$LINUX_MAXN create_s=$CREATE_S wait_s=$WAIT_S"
+bench "kind=density-setup hotplug=$HOTPLUG xen_total_mib=$(xl info | awk '/^total_memory/ { print $3 }') dom0_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) mem_app=$MEM_APP mem_linux=${MEM_LINUX:--} ns=\"$NS\" max=$MAXN linux_max=$LINUX_MAXN create_s=$CREATE_S wait_s=$WAIT_S"
 
 # ---- fleets ----
 LAST_FLEET=
