@@ -231,6 +231,10 @@ def table(s, sizes, baseline=None):
         for ours, theirs, what in PHASES:
             ph = lambda d: med((bm(d, "phases") or {}).get(theirs if d is l else ours))
             row("  own clock: %s (median ms)" % what, lambda d: cell(ph(d), "%d"), ph)
+        xs = lambda d, k: med((bm(d, "phases") or {}).get(k))
+        row("  XenStore requests during boot: median count (their round trips, ms)",
+            lambda d: "-" if xs(d, "xenstore_requests") is None else "%d (%d)" % (
+                xs(d, "xenstore_requests"), xs(d, "xenstore_request_ms") or 0))
     rows.append(["**the guest itself**"] + [""] * (len(cols) + 1))
     def fixed(name, va, vl):
         """a row of file sizes: the same for the earlier appliance's column"""

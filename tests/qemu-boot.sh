@@ -52,6 +52,13 @@ expect_line "$L" '^trap: vector=14 name="page fault" ' "stack overflow caught by
 expect_line "$L" '^appliance: shutdown reason=crash why="exception"' "crash shutdown after the overflow"
 expect_no_line "$L" '^selftest: error' "the recursion never returned"
 
+# Shared-memory copies (kernel/src/phys.rs: words where the shared side is
+# aligned, bytes at the edges) against byte-wise reads, every alignment.
+boot copy "selftest=copy"
+L=$OUT/copy.log
+expect_line "$L" '^selftest: copy checks=1315 failures=0$' "shared-memory copies match byte-wise ones at every alignment"
+expect_no_line "$L" '^(trap|panic):' "no trap or panic in the copy test"
+
 # The disk image: SeaBIOS, GRUB from the MBR gap, multiboot2 into the same
 # kernel; built twice to show the same inputs give the same bytes.
 IMG=$OUT/disk.img

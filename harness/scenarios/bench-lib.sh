@@ -85,35 +85,44 @@ bench_setup() {
 # ssh-key: line. Sets T0 (dom0 ms at the start of xl create), XL_MS (xl
 # create's own time: it returns once the domain is unpaused, so this is the
 # domain's start), FIRST_MS (first console output), KEY_MS (the ssh-key:
-# line), all from T0, and WHY (ok, xl-create-failed, gone, timeout). Polls
-# the console every 0.1 s.
+# line), all from T0, and WHY (ok, xl-create-failed, gone, timeout). The
+# console is read every 10 ms by keywatch.py (started, and running, before
+# xl create); this loop only looks at what it wrote.
 to_key() {
-    local log now n=0
+    local log now n=0 w=/tmp/$2.keywatch first key kw
     cfg "$1" "$2" "$3" "${5:-}"
     log=$(guest_log "$2")
-    rm -f "$log"
+    rm -f "$log" "$w"
     XL_MS=- FIRST_MS=- KEY_MS=- WHY=ok
+    python3 /payload/keywatch.py "$log" "$w" "$4" &
+    kw=$!
+    while ! grep -q '^ready' "$w" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+    n=0
     T0=$(uptime_ms)
     harness_log "event=bench-start guest=$2 mac=$mac"
     if ! xl create "/tmp/$2.cfg" >"/tmp/$2.xl.log" 2>&1; then
         WHY=xl-create-failed
+        kill $kw 2>/dev/null
         sed "s/^/[xl $2] /" "/tmp/$2.xl.log"
         return 1
     fi
     XL_MS=$(($(uptime_ms) - T0))
     while :; do
         now=$(uptime_ms)
-        [ "$FIRST_MS" != - ] || [ ! -s "$log" ] || FIRST_MS=$((now - T0))
-        if grep -q '^ssh-key: ' "$log" 2>/dev/null; then
-            KEY_MS=$((now - T0))
+        first=$(sed -n 's/^first=//p' "$w")
+        [ -z "$first" ] || FIRST_MS=$((first - T0))
+        key=$(sed -n 's/^key=//p' "$w")
+        if [ -n "$key" ]; then
+            KEY_MS=$((key - T0))
             return 0
         fi
         n=$((n + 1))
         if [ $((n % 10)) -eq 0 ] && ! xl domid "$2" >/dev/null 2>&1; then
             WHY=gone
+            kill $kw 2>/dev/null
             return 1
         fi
-        [ $((now - T0)) -lt $(($4 * 1000)) ] || { WHY=timeout; return 1; }
+        [ $((now - T0)) -lt $(($4 * 1000)) ] || { WHY=timeout; kill $kw 2>/dev/null; return 1; }
         sleep 0.1
     done
 }

@@ -16,6 +16,7 @@ mod phys;
 mod platform;
 mod power;
 mod rng;
+mod selftest_copy;
 mod selftest_gnttab;
 mod store;
 mod sync;
@@ -130,8 +131,11 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         let m = mem::stats();
         println!("mem: total_kib={} free_kib={}", m.total_kib, m.free_kib);
         println!("xen: not-found (no Xen CPUID signature: plain QEMU or bare metal); powering off");
-        if let Some(t @ (options::Selftest::Fault | options::Selftest::Stack)) = opts.selftest {
-            selftest(t.name()); // the trap paths need no Xen
+        if let Some(
+            t @ (options::Selftest::Fault | options::Selftest::Stack | options::Selftest::Copy),
+        ) = opts.selftest
+        {
+            selftest(t.name()); // the trap paths and memory copies need no Xen
         }
         power::shutdown(Reason::Poweroff, "no xen");
     };
@@ -235,6 +239,7 @@ fn selftest(what: &str) {
                 deeper(0)
             );
         }
+        "copy" => selftest_copy::run(),
         "timer" => {
             // Block on the one-shot timer 50 ms ahead and check that we woke
             // no earlier than asked and not hugely later.

@@ -238,6 +238,9 @@ impl SharedMem for Page {
     fn write(&self, off: usize, buf: &[u8]) {
         self.region.write(off, buf)
     }
+    fn zero(&self) {
+        self.region.zero()
+    }
     fn read_u32(&self, off: usize) -> u32 {
         self.region.read_u32(off)
     }

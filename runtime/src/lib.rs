@@ -230,7 +230,14 @@ impl<P: Platform> Appliance<P> {
         // stamped when the turn that reached them ends: netfront's
         // handshake (and any XenStore wait) runs inside the turn
         let reached = cx.host.now_ns();
-        if let Some(line) = mark_phases(phases, vif, cloudinit, ssh, reached) {
+        if let Some(mut line) = mark_phases(phases, vif, cloudinit, ssh, reached) {
+            // what XenStore cost the boot: every request waits a round trip
+            let xs = cx.xen.store.stats;
+            line.push_str(&format!(
+                " xenstore_requests={} xenstore_request_ms={}",
+                xs.requests,
+                xs.request_ns / 1_000_000
+            ));
             cx.say(&format!("boot: phases {}", line));
             cx.report("data/appliance/boot-phases", &line);
         }

@@ -50,10 +50,12 @@ pub enum Selftest {
     Gnttab,
     /// Overflow the boot stack: the guard page must turn it into a report.
     Stack,
+    /// Shared-memory copies at every alignment against a byte-wise reference.
+    Copy,
 }
 
 impl Selftest {
-    pub const ALL: [(&'static str, Selftest); 7] = [
+    pub const ALL: [(&'static str, Selftest); 8] = [
         ("poweroff", Selftest::Poweroff),
         ("reboot", Selftest::Reboot),
         ("crash", Selftest::Crash),
@@ -61,6 +63,7 @@ impl Selftest {
         ("timer", Selftest::Timer),
         ("gnttab", Selftest::Gnttab),
         ("stack", Selftest::Stack),
+        ("copy", Selftest::Copy),
     ];
 
     pub fn name(self) -> &'static str {

@@ -104,9 +104,12 @@ impl<P: Platform> Vif<P> {
                 self.schedule_retry(now, false);
             }
         }
-        if self.net.is_none() && self.retry_at.is_none_or(|t| now >= t) && backend_ready(cx) {
+        let ready = (self.net.is_none() && self.retry_at.is_none_or(|t| now >= t))
+            .then(|| ready_device(cx))
+            .flatten();
+        if let Some(dev) = ready {
             self.retry_at = None;
-            match up::<P>(cx, opts, self.connects, now) {
+            match up::<P>(cx, opts, &dev, self.connects, now) {
                 Some(n) => {
                     self.connects += 1;
                     self.backoff = VIF_RETRY_FIRST_NS;
@@ -141,17 +144,18 @@ impl<P: Platform> Vif<P> {
     }
 }
 
-/// Is there a vif whose backend is ready for a (re)connect?
-fn backend_ready<P: Platform>(cx: &mut Cx<'_, P>) -> bool {
-    match xenbus::enumerate(&mut cx.xen.store, "vif") {
-        Ok(d) => d.first().is_some_and(|d| {
-            matches!(
-                xenbus::read_state(&mut cx.xen.store, &d.backend),
-                Ok(State::InitWait) | Ok(State::Connected)
-            )
-        }),
-        Err(_) => false,
-    }
+/// The first vif, if its backend is ready for a (re)connect (none, or a
+/// broken directory: not yet; a hotplug event brings another look).
+fn ready_device<P: Platform>(cx: &mut Cx<'_, P>) -> Option<xenbus::Device> {
+    let dev = xenbus::enumerate(&mut cx.xen.store, "vif")
+        .ok()?
+        .into_iter()
+        .next()?;
+    matches!(
+        xenbus::read_state(&mut cx.xen.store, &dev.backend),
+        Ok(State::InitWait) | Ok(State::Connected)
+    )
+    .then_some(dev)
 }
 
 /// The RX ring's pages: at most a quarter of the free pages (`free_kib`,
@@ -164,27 +168,14 @@ fn rx_bufs_for(free_kib: u64) -> usize {
     (pages as usize).clamp(netfront::MIN_RX_BUFS, netfront::RX_BUFS)
 }
 
-/// Connect the first vif and bring the stack up on it.
+/// Connect `dev` and bring the stack up on it.
 fn up<P: Platform>(
     cx: &mut Cx<'_, P>,
     opts: &Options,
+    dev: &xenbus::Device,
     generation: u32,
     now: u64,
 ) -> Option<NetOf<P>> {
-    let devs = match xenbus::enumerate(&mut cx.xen.store, "vif") {
-        Ok(d) => d,
-        Err(e) => {
-            cx.say(&format!(
-                "netfront: error reason={}",
-                quoted(&format!("enumerate: {}", e))
-            ));
-            return None;
-        }
-    };
-    let Some(dev) = devs.first() else {
-        cx.say("netfront: error reason=\"no vif device\"");
-        return None;
-    };
     let events = cx.xen.events.clone();
     let m = cx.host.memory();
     let rx_bufs = rx_bufs_for(m.free_kib.saturating_sub(m.heap_free_kib));

@@ -70,7 +70,11 @@ fn boots_fetches_the_key_and_answers_ssh() {
         "ssh_ms=",
     ];
     let got: Vec<&str> = phases["boot: phases ".len()..].split(' ').collect();
-    assert_eq!(got.len(), want.len(), "{}", phases);
+    assert_eq!(got.len(), want.len() + 2, "{}", phases);
+    // and what XenStore cost: requests sent since boot, their round trips
+    let requests: u64 = got[5].strip_prefix("xenstore_requests=").expect(got[5]).parse().unwrap();
+    assert!((20..200).contains(&requests), "{}", phases);
+    assert!(got[6].starts_with("xenstore_request_ms="), "{}", phases);
     let mut last = 0u64;
     let mut at = Vec::new();
     for (g, w_) in got.iter().zip(want) {

@@ -139,6 +139,10 @@ pub struct Stats {
     pub coalesced_events: u64,
     /// Watch events folded into a whole-watch event: their paths were lost.
     pub overflowed_events: u64,
+    /// Requests sent, and the time spent from sending each to its answer
+    /// (or its failure): what XenStore costs a boot.
+    pub requests: u64,
+    pub request_ns: u64,
 }
 
 /// One budgeted `poll_events`.
@@ -329,6 +333,8 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         });
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let r = self.exchange(&msg, deadline);
+        self.stats.requests += 1;
+        self.stats.request_ns += self.wait.now_ns().saturating_sub(now);
         // whatever answers this request from now on is stray
         self.outstanding = None;
         self.reply = None;

@@ -627,3 +627,18 @@ fn a_shutdown_request_during_a_backend_wait_is_not_lost() {
     }
     assert_eq!(xenbus::take_request(&mut c).unwrap(), None, "acknowledged");
 }
+
+#[test]
+fn stats_count_requests_and_their_round_trips() {
+    let (mut c, _, _) = setup();
+    let before = c.stats;
+    c.write("data/a", b"1").unwrap();
+    assert_eq!(c.read("data/nope"), Err(Error::Xs(Errno::ENOENT)));
+    assert_eq!(c.stats.requests, before.requests + 2, "a failed request counts too");
+    // the simulated daemon answers after the client's first wait: time passes
+    assert!(
+        c.stats.request_ns > before.request_ns,
+        "{:?}",
+        c.stats
+    );
+}
