@@ -49,7 +49,11 @@ pub fn run() {
             let src: [u8; 40] = core::array::from_fn(|i| pattern(i + off + len));
             page.write(off, &src[..len]);
             let ok = (0..64).all(|i| {
-                let want = if i >= off && i < off + len { src[i - off] } else { GUARD };
+                let want = if i >= off && i < off + len {
+                    src[i - off]
+                } else {
+                    GUARD
+                };
                 read_byte(&page, i) == want
             });
             check(ok, "write", off, len);

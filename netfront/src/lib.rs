@@ -274,24 +274,32 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
         }) {
             return Err(give_up(xs, &mut fe, handshake(e)));
         }
-        let backend_has = |xs: &mut Client<XM, W>, key: &str| {
-            xs.read_string(&format!("{}/{}", dev.backend, key))
-                .is_ok_and(|v| v.trim() == "1")
+        // the backend's features and our MTU, in one round trip
+        let be = |key: &str| format!("{}/{}", dev.backend, key);
+        let nodes = [
+            be("feature-rx-copy"),
+            be("feature-sg"),
+            be("feature-gso-tcpv4"),
+            format!("{}/mtu", dev.path),
+        ];
+        let got = match xs.read_strings(&[&nodes[0], &nodes[1], &nodes[2], &nodes[3]]) {
+            Ok(g) => g,
+            Err(e) => return Err(give_up(xs, &mut fe, store(e))),
         };
-        if !backend_has(xs, "feature-rx-copy") {
+        let value = |i: usize| got.get(i).and_then(|r| r.as_ref().ok()).map(|v| v.trim());
+        let has = |i: usize| value(i) == Some("1");
+        if !has(0) {
             let e = NetError::Backend(String::from(
                 "no feature-rx-copy (page flipping is not supported)",
             ));
             return Err(give_up(xs, &mut fe, e));
         }
         // Transmit chains need the backend's scatter-gather, TSO its GSO too.
-        let sg = backend_has(xs, "feature-sg");
-        let backend_tso = sg && backend_has(xs, "feature-gso-tcpv4");
+        let sg = has(1);
+        let backend_tso = sg && has(2);
         let mtu_cap = if sg { MTU_MAX_SG } else { MTU_DEFAULT };
-        let mtu = xs
-            .read_string(&format!("{}/mtu", dev.path))
-            .ok()
-            .and_then(|v| v.trim().parse::<u16>().ok())
+        let mtu = value(3)
+            .and_then(|v| v.parse::<u16>().ok())
             .unwrap_or(MTU_DEFAULT);
 
         // Rings: one page each, granted writable to the backend.
@@ -369,24 +377,37 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
 
         let (tx_ref, rx_ref, p) = (self.ring_grefs[0], self.ring_grefs[1], self.port);
         let path = self.fe.dev.path.clone();
-        xs.transaction(|xs, t| {
-            let w = |xs: &mut Client<XM, W>, k: &str, v: String| {
-                xs.write_tx(t, &format!("{}/{}", path, k), v.as_bytes())
-            };
-            w(xs, "tx-ring-ref", format!("{}", tx_ref))?;
-            w(xs, "rx-ring-ref", format!("{}", rx_ref))?;
-            w(xs, "event-channel", format!("{}", p))?;
-            w(xs, "request-rx-copy", String::from("1"))?;
-            w(xs, "feature-rx-notify", String::from("1"))?;
+        let (tx_ref, rx_ref, port) = (
+            format!("{}", tx_ref),
+            format!("{}", rx_ref),
+            format!("{}", p),
+        );
+        let keys = [
+            ("tx-ring-ref", tx_ref.as_str()),
+            ("rx-ring-ref", rx_ref.as_str()),
+            ("event-channel", port.as_str()),
+            ("request-rx-copy", "1"),
+            ("feature-rx-notify", "1"),
             // we take multi-slot packets and TCPv4 GSO (IPv4 only: no v6)
-            w(xs, "feature-sg", String::from("1"))?;
-            w(xs, "feature-gso-tcpv4", String::from("1"))?;
+            ("feature-sg", "1"),
+            ("feature-gso-tcpv4", "1"),
             // checksum offload on (GSO needs it): the driver verifies
             // TCP/UDP checksums itself unless flagged (see `csum`)
-            w(xs, "feature-no-csum-offload", String::from("0"))?;
-            w(xs, "feature-ipv6-csum-offload", String::from("0"))
-        })
-        .map_err(store)?;
+            ("feature-no-csum-offload", "0"),
+            ("feature-ipv6-csum-offload", "0"),
+        ];
+        let paths: Vec<String> = keys
+            .iter()
+            .map(|(k, _)| format!("{}/{}", path, k))
+            .collect();
+        let nodes: Vec<(&str, &[u8])> = paths
+            .iter()
+            .zip(keys.iter())
+            .map(|(p, (_, v))| (p.as_str(), v.as_bytes()))
+            .collect();
+        // one batch: the daemon answers all nine writes in one round trip
+        xs.transaction(|xs, t| xs.write_all_tx(t, &nodes))
+            .map_err(store)?;
         self.fe.switch(xs, State::Connected).map_err(handshake)?;
         let s = match self.fe.wait_backend(xs, deadline, |s| {
             s == State::Connected || s as u8 >= State::Closing as u8

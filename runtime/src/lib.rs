@@ -67,6 +67,11 @@ impl<P: Platform> Cx<'_, P> {
         let _ = xenbus::report(&mut self.xen.store, key, value);
     }
 
+    /// `report` for many keys, in one XenStore round trip.
+    pub fn report_all(&mut self, keys: &[(&str, &str)]) {
+        let _ = xenbus::report_all(&mut self.xen.store, keys);
+    }
+
     pub fn random(&mut self, buf: &mut [u8]) -> Option<&'static str> {
         self.host.random(buf)
     }
@@ -349,7 +354,11 @@ pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<(), xenst
             report::quoted(d.mac.as_deref().unwrap_or("-"))
         ));
     }
-    xenbus::report(&mut xen.store, "data/appliance/version", VERSION)?;
-    xenbus::report(&mut xen.store, "data/appliance/status", "running")?;
-    Ok(())
+    xenbus::report_all(
+        &mut xen.store,
+        &[
+            ("data/appliance/version", VERSION),
+            ("data/appliance/status", "running"),
+        ],
+    )
 }

@@ -72,7 +72,11 @@ fn boots_fetches_the_key_and_answers_ssh() {
     let got: Vec<&str> = phases["boot: phases ".len()..].split(' ').collect();
     assert_eq!(got.len(), want.len() + 2, "{}", phases);
     // and what XenStore cost: requests sent since boot, their round trips
-    let requests: u64 = got[5].strip_prefix("xenstore_requests=").expect(got[5]).parse().unwrap();
+    let requests: u64 = got[5]
+        .strip_prefix("xenstore_requests=")
+        .expect(got[5])
+        .parse()
+        .unwrap();
     assert!((20..200).contains(&requests), "{}", phases);
     assert!(got[6].starts_with("xenstore_request_ms="), "{}", phases);
     let mut last = 0u64;

@@ -1,5 +1,6 @@
-//! The XenStore client: one request at a time, replies matched by request
-//! id, watch events (which interleave with replies on the ring) queued apart.
+//! The XenStore client: one request (or one batch of them) at a time,
+//! replies matched by request id, watch events (which interleave with
+//! replies on the ring) queued apart.
 //!
 //! Everything the daemon does is bounded:
 //!
@@ -8,7 +9,7 @@
 //!   deadline is fixed when the wait starts, so a `Wait` that keeps
 //!   returning early, or events that keep coming, never extend it.
 //!   `within` caps the deadline of every request made inside it.
-//! - Replies. Only the reply to the one outstanding request is kept. Any
+//! - Replies. Only the replies to the outstanding requests are kept. Any
 //!   other (for an id never used, a duplicate, or a late answer to a request
 //!   that timed out) is dropped the moment it is read and counted in
 //!   `stats.stray_replies`; nothing is stored past the request it answers.
@@ -103,6 +104,9 @@ pub const MAX_MESSAGES_PER_PUMP: usize = xs::XENSTORE_RING_SIZE / xs::XSD_SOCKMS
 /// clock that stalls or a `Wait` that keeps returning at once.
 pub const MAX_WAKEUPS: u32 = 4096;
 pub const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
+/// Requests one batch carries (`requests`): C xenstored takes 20 from a
+/// domain before it waits for that domain to read its replies.
+pub const MAX_BATCH: usize = 16;
 const TRANSACTION_RETRIES: usize = 8;
 
 /// The two bounds of one wait: a fixed deadline and a count of rounds.
@@ -165,8 +169,9 @@ pub struct Client<M: SharedMem, W: Wait> {
     wait: W,
     reader: Reader,
     next_id: u32,
-    outstanding: Option<Outstanding>,
-    reply: Option<Message>,
+    /// The requests on their way (one, or a batch), each with its reply
+    /// once it came.
+    outstanding: Vec<(Outstanding, Option<Message>)>,
     events: EventQueue,
     lost: bool,
     broken: Option<String>,
@@ -183,8 +188,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             wait,
             reader: Reader::new(),
             next_id: 1,
-            outstanding: None,
-            reply: None,
+            outstanding: Vec::new(),
             events: EventQueue::default(),
             lost: false,
             broken: None,
@@ -285,9 +289,14 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         if m.header.kind == Kind::WatchEvent {
             return self.accept_event(&m.payload);
         }
-        match &self.outstanding {
-            Some(o) if o.req_id == m.header.req_id && self.reply.is_none() => self.reply = Some(m),
-            _ => self.stats.stray_replies += 1,
+        let id = m.header.req_id;
+        match self
+            .outstanding
+            .iter_mut()
+            .find(|(o, r)| o.req_id == id && r.is_none())
+        {
+            Some((_, slot)) => *slot = Some(m),
+            None => self.stats.stray_replies += 1,
         }
     }
 
@@ -320,32 +329,65 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
 
     /// Send one request and wait for its reply.
     pub fn request(&mut self, kind: Kind, tx: u32, payload: &[u8]) -> Result<Vec<u8>> {
+        let mut r = self.requests(&[(kind, tx, payload)])?;
+        r.pop().unwrap_or(Err(Error::Timeout))
+    }
+
+    /// Send up to `MAX_BATCH` requests back to back and wait for every
+    /// reply: the daemon answers them in turn, so a batch costs one round
+    /// trip, not one each. `Err` is what ended the whole exchange (the
+    /// deadline, a broken connection, a request too big: then nothing was
+    /// sent); `Ok` holds each request's own answer, in order.
+    pub fn requests(&mut self, reqs: &[(Kind, u32, &[u8])]) -> Result<Vec<Result<Vec<u8>>>> {
         self.check()?;
-        let msg = Message::encode(kind, self.next_id, tx, payload).map_err(|_| Error::TooBig)?;
+        if reqs.len() > MAX_BATCH {
+            return Err(Error::TooBig);
+        }
+        let mut stream = Vec::new();
+        let mut ends = Vec::with_capacity(reqs.len());
+        let mut batch = Vec::with_capacity(reqs.len());
+        let mut id = self.next_id;
+        for &(kind, tx, payload) in reqs {
+            let msg = Message::encode(kind, id, tx, payload).map_err(|_| Error::TooBig)?;
+            stream.extend_from_slice(&msg);
+            ends.push(stream.len());
+            batch.push((Outstanding { req_id: id, kind }, None));
+            id = id.wrapping_add(1).max(1);
+        }
         let now = self.wait.now_ns();
         let deadline = now.saturating_add(self.timeout_ns).min(self.limit_ns);
         if now >= deadline {
             return Err(Error::Timeout);
         }
-        self.outstanding = Some(Outstanding {
-            req_id: self.next_id,
-            kind,
-        });
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let r = self.exchange(&msg, deadline);
-        self.stats.requests += 1;
+        self.next_id = id;
+        self.outstanding = batch;
+        let r = self.exchange(&stream, &ends, deadline);
+        self.stats.requests += reqs.len() as u64;
         self.stats.request_ns += self.wait.now_ns().saturating_sub(now);
-        // whatever answers this request from now on is stray
-        self.outstanding = None;
-        self.reply = None;
-        r
+        // whatever answers these requests from now on is stray
+        let answered = core::mem::take(&mut self.outstanding);
+        r?;
+        let mut out = Vec::with_capacity(answered.len());
+        for (o, m) in answered {
+            match m {
+                Some(m) => out.push(self.answer(o.kind, m)),
+                None => return Err(Error::Timeout), // unreachable: exchange waits for all
+            }
+        }
+        // a reply of the wrong type broke the connection: say so, whatever came after
+        match self.broken.clone() {
+            Some(b) => Err(Error::Protocol(b)),
+            None => Ok(out),
+        }
     }
 
-    fn exchange(&mut self, msg: &[u8], deadline: u64) -> Result<Vec<u8>> {
+    /// Write the batch's bytes (`ends`: where each request ends) as the ring
+    /// takes them, until every outstanding request has its reply.
+    fn exchange(&mut self, stream: &[u8], ends: &[usize], deadline: u64) -> Result<()> {
         let mut budget = Budget::new(deadline);
         let mut sent = 0;
         loop {
-            if let Some(rest) = msg.get(sent..).filter(|r| !r.is_empty()) {
+            if let Some(rest) = stream.get(sent..).filter(|r| !r.is_empty()) {
                 let n = match self.ring.write(rest) {
                     Ok(n) => n,
                     Err(e) => return self.fail(e.into()),
@@ -357,11 +399,11 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
             }
             // the daemon may be waiting for us to drain before it reads more
             self.pump()?;
-            if let Some(m) = self.reply.take() {
-                return self.answer(m);
+            if self.outstanding.iter().all(|(_, r)| r.is_some()) {
+                return Ok(());
             }
             if budget.spent(self.wait.now_ns()) {
-                if sent > 0 && sent < msg.len() {
+                if sent > 0 && sent < stream.len() && !ends.contains(&sent) {
                     // a half-written request desynchronises the stream for good
                     return self.fail(Error::Protocol(String::from("request ring stuck full")));
                 }
@@ -375,11 +417,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         }
     }
 
-    fn answer(&mut self, m: Message) -> Result<Vec<u8>> {
-        let kind = match &self.outstanding {
-            Some(o) => o.kind,
-            None => return Err(Error::Timeout), // unreachable: only kept while outstanding
-        };
+    fn answer(&mut self, kind: Kind, m: Message) -> Result<Vec<u8>> {
         match m.header.kind {
             // an error name we do not know is still a well-framed answer:
             // this request failed, the connection is fine
@@ -405,6 +443,26 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
         self.request(Kind::Read, tx, &nul(path))
     }
 
+    /// Read up to `MAX_BATCH` nodes in one round trip: each node's own
+    /// answer (a missing node is its `ENOENT`), in order.
+    pub fn read_all(&mut self, paths: &[&str]) -> Result<Vec<Result<Vec<u8>>>> {
+        let payloads: Vec<Vec<u8>> = paths.iter().map(|p| nul(p)).collect();
+        let reqs: Vec<(Kind, u32, &[u8])> = payloads
+            .iter()
+            .map(|p| (Kind::Read, 0, p.as_slice()))
+            .collect();
+        self.requests(&reqs)
+    }
+
+    /// `read_all`, each value as text (as `read_string`).
+    pub fn read_strings(&mut self, paths: &[&str]) -> Result<Vec<Result<String>>> {
+        Ok(self
+            .read_all(paths)?
+            .into_iter()
+            .map(|r| r.and_then(text))
+            .collect())
+    }
+
     /// Read a value as text (the trailing NUL some writers add is dropped).
     pub fn read_string(&mut self, path: &str) -> Result<String> {
         let v = self.read(path)?;
@@ -416,9 +474,35 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     }
 
     pub fn write_tx(&mut self, tx: u32, path: &str, value: &[u8]) -> Result<()> {
-        let mut p = nul(path);
-        p.extend_from_slice(value);
-        self.request(Kind::Write, tx, &p).map(|_| ())
+        self.write_all_tx(tx, &[(path, value)])
+    }
+
+    /// Write every (path, value), `MAX_BATCH` at a time (`requests`: one
+    /// round trip per batch). The first failure is the answer; the rest of
+    /// its batch was still written, later batches are not sent.
+    pub fn write_all(&mut self, nodes: &[(&str, &[u8])]) -> Result<()> {
+        self.write_all_tx(0, nodes)
+    }
+
+    pub fn write_all_tx(&mut self, tx: u32, nodes: &[(&str, &[u8])]) -> Result<()> {
+        for chunk in nodes.chunks(MAX_BATCH) {
+            let payloads: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|(path, value)| {
+                    let mut p = nul(path);
+                    p.extend_from_slice(value);
+                    p
+                })
+                .collect();
+            let reqs: Vec<(Kind, u32, &[u8])> = payloads
+                .iter()
+                .map(|p| (Kind::Write, tx, p.as_slice()))
+                .collect();
+            for r in self.requests(&reqs)? {
+                r?;
+            }
+        }
+        Ok(())
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<()> {
@@ -629,7 +713,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     }
 }
 
-fn nul(s: &str) -> Vec<u8> {
+pub(crate) fn nul(s: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len() + 1);
     v.extend_from_slice(s.as_bytes());
     v.push(0);

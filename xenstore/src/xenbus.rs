@@ -11,8 +11,8 @@ use xenabi::hal::SharedMem;
 
 use xenabi::xs_wire as xs;
 
-use crate::client::{Budget, Client, Error, Result, Wait};
-use crate::wire::Errno;
+use crate::client::{nul, Budget, Client, Error, Result, Wait};
+use crate::wire::{Errno, Kind};
 
 /// Longest MAC text taken from a device: `00:16:3e:00:00:02`.
 pub const MAC_TEXT_MAX: usize = 17;
@@ -116,13 +116,20 @@ pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Res
         }
         let path = format!("device/{}/{}", kind, id);
         let node = |key: &str| format!("{}/{}", path, key);
-        let backend = c.read_string(&node("backend"))?;
+        // the three in one round trip
+        let nodes = [node("backend"), node("backend-id"), node("mac")];
+        let mut got = c
+            .read_strings(&[&nodes[0], &nodes[1], &nodes[2]])?
+            .into_iter();
+        let mut next = || got.next().unwrap_or(Err(Error::Timeout));
+        let (backend, backend_id, mac) = (next(), next(), next());
+        let backend = backend?;
         if !is_abs_path(&backend) {
             return Err(bad(node("backend"), "not an absolute path"));
         }
-        let backend_id = parse_domid(&c.read_string(&node("backend-id"))?)
-            .ok_or_else(|| bad(node("backend-id"), "not a domain id"))?;
-        let mac = match c.read_string(&node("mac")) {
+        let backend_id =
+            parse_domid(&backend_id?).ok_or_else(|| bad(node("backend-id"), "not a domain id"))?;
+        let mac = match mac {
             Ok(m) if m.len() > MAC_TEXT_MAX => return Err(bad(node("mac"), "over 17 bytes")),
             Ok(m) => Some(m),
             Err(Error::Xs(Errno::ENOENT)) => None,
@@ -247,18 +254,25 @@ impl Frontend {
             });
         }
         let node = format!("{}/state", self.dev.path);
-        let written = c.transaction(|c, tx| match c.read_tx(tx, &node) {
-            Ok(_) => c
-                .write_tx(tx, &node, format!("{}", to as u8).as_bytes())
-                .map(|_| true),
-            Err(Error::Xs(Errno::ENOENT)) => Ok(false),
-            Err(e) => Err(e),
-        })?;
-        if !written {
-            return Err(FrontendError::DeviceGone);
+        let mut write = nul(&node);
+        write.extend_from_slice(format!("{}", to as u8).as_bytes());
+        // the read and the write in one round trip: if the node was gone,
+        // the write (which would have made it again) is aborted with the
+        // transaction
+        let r = c.transaction(|c, tx| {
+            let got = c.requests(&[(Kind::Read, tx, &nul(&node)), (Kind::Write, tx, &write)])?;
+            let mut got = got.into_iter();
+            got.next().unwrap_or(Err(Error::Timeout))?;
+            got.next().unwrap_or(Err(Error::Timeout)).map(|_| ())
+        });
+        match r {
+            Ok(()) => {
+                self.state = to;
+                Ok(())
+            }
+            Err(Error::Xs(Errno::ENOENT)) => Err(FrontendError::DeviceGone),
+            Err(e) => Err(e.into()),
         }
-        self.state = to;
-        Ok(())
     }
 
     /// Start watching the backend's state (idempotent).
@@ -386,14 +400,30 @@ pub enum Request {
 /// Tell the toolstack which requests we honour (we have no suspend), and
 /// watch for them.
 pub fn control_init<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<()> {
-    c.write("control/feature-poweroff", b"1")?;
-    c.write("control/feature-reboot", b"1")?;
-    c.write("control/feature-suspend", b"0")?;
+    c.write_all(&[
+        ("control/feature-poweroff", b"1"),
+        ("control/feature-reboot", b"1"),
+        ("control/feature-suspend", b"0"),
+    ])?;
     c.watch(SHUTDOWN_NODE, SHUTDOWN_TOKEN)
 }
 
 /// Read and acknowledge (clear) a shutdown request, if there is one.
 pub fn take_request<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<Option<Request>> {
+    // nearly always there is none (the watch fires once when set up): one
+    // plain read says so; only a request is read again and cleared atomically
+    match c.read(SHUTDOWN_NODE) {
+        Ok(v)
+            if String::from_utf8_lossy(&v)
+                .trim_matches(|ch: char| ch == '\0' || ch.is_whitespace())
+                .is_empty() =>
+        {
+            return Ok(None)
+        }
+        Err(Error::Xs(Errno::ENOENT)) => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
     c.transaction(|c, tx| {
         let v = match c.read_tx(tx, SHUTDOWN_NODE) {
             Ok(v) => v,
@@ -437,8 +467,21 @@ pub fn read_domid<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<u16> {
 
 /// Write one of our own keys (`data/...` or `attr/...`), relative to our domain path.
 pub fn report<M: SharedMem, W: Wait>(c: &mut Client<M, W>, key: &str, value: &str) -> Result<()> {
-    if !(key.starts_with("data/") || key.starts_with("attr/")) {
+    report_all(c, &[(key, value)])
+}
+
+/// `report` for many keys in one batch (one round trip); a key outside
+/// `data/` and `attr/` refuses the whole report before anything is sent.
+pub fn report_all<M: SharedMem, W: Wait>(
+    c: &mut Client<M, W>,
+    keys: &[(&str, &str)],
+) -> Result<()> {
+    if !keys
+        .iter()
+        .all(|(k, _)| k.starts_with("data/") || k.starts_with("attr/"))
+    {
         return Err(Error::Xs(Errno::EINVAL));
     }
-    c.write(key, value.as_bytes())
+    let nodes: Vec<(&str, &[u8])> = keys.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    c.write_all(&nodes)
 }

@@ -510,3 +510,35 @@ fn values_from_xenstore_are_bounded() {
         Err(Error::BadValue { .. })
     ));
 }
+
+// ---- batches ----
+
+#[test]
+fn duplicate_and_stray_replies_during_a_batch_are_dropped() {
+    let (mut c, xsd) = hostile(Misbehave::DuplicateReply);
+    xsd.borrow_mut().misbehave(Misbehave::WrongReqId);
+    c.write_all(&[("data/a", b"1"), ("data/b", b"2"), ("data/c", b"3")])
+        .unwrap();
+    assert_eq!(c.stats.stray_replies, 2);
+    assert_eq!(c.read("data/c").unwrap(), b"3");
+}
+
+#[test]
+fn a_late_reply_inside_a_batch_still_counts_and_a_hung_daemon_times_it_out() {
+    // held back until the daemon handles the next request: in a batch that
+    // is the batch's own next request, so the batch completes
+    let (mut c, xsd) = hostile(Misbehave::Late);
+    c.write_all(&[("data/a", b"1"), ("data/b", b"2")]).unwrap();
+    assert_eq!(c.stats.stray_replies, 0);
+    // a daemon that stops: the batch ends at its deadline, not broken
+    xsd.borrow_mut().hang(true);
+    assert_eq!(
+        c.write_all(&[("data/a", b"3"), ("data/b", b"4")]),
+        Err(Error::Timeout)
+    );
+    assert!(c.broken().is_none(), "a timeout is not a broken connection");
+    // it wakes up: the old batch's replies are stray, the read gets its own
+    xsd.borrow_mut().hang(false);
+    assert_eq!(c.read("data/b").unwrap(), b"4");
+    assert_eq!(c.stats.stray_replies, 2);
+}

@@ -634,11 +634,157 @@ fn stats_count_requests_and_their_round_trips() {
     let before = c.stats;
     c.write("data/a", b"1").unwrap();
     assert_eq!(c.read("data/nope"), Err(Error::Xs(Errno::ENOENT)));
-    assert_eq!(c.stats.requests, before.requests + 2, "a failed request counts too");
-    // the simulated daemon answers after the client's first wait: time passes
-    assert!(
-        c.stats.request_ns > before.request_ns,
-        "{:?}",
-        c.stats
+    assert_eq!(
+        c.stats.requests,
+        before.requests + 2,
+        "a failed request counts too"
     );
+    // the simulated daemon answers after the client's first wait: time passes
+    assert!(c.stats.request_ns > before.request_ns, "{:?}", c.stats);
+}
+
+// ---- batches: many requests, one round trip ----
+
+fn nodes(n: usize, value_len: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("data/b{}", i),
+                vec![b'a' + (i % 26) as u8; value_len],
+            )
+        })
+        .collect()
+}
+
+fn refs(v: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    v.iter().map(|(p, x)| (p.as_str(), x.as_slice())).collect()
+}
+
+#[test]
+fn a_batch_of_writes_waits_once_for_all_its_replies() {
+    let (mut c, xsd, _) = setup();
+    let n = nodes(12, 8);
+    let (w0, r0) = (c.waiter().wakeups, c.stats.requests);
+    c.write_all(&refs(&n)).unwrap();
+    assert_eq!(c.waiter().wakeups - w0, 1, "one round trip, not twelve");
+    assert_eq!(c.stats.requests - r0, 12);
+    for (p, v) in &n {
+        assert_eq!(
+            xsd.borrow()
+                .tool_read(&format!("/local/domain/1/{}", p))
+                .as_ref(),
+            Some(v)
+        );
+    }
+    // one at a time, the same writes wait once each
+    let w1 = c.waiter().wakeups;
+    for (p, v) in &n {
+        c.write(p, v).unwrap();
+    }
+    assert_eq!(c.waiter().wakeups - w1, 12);
+}
+
+#[test]
+fn a_batch_bigger_than_the_ring_goes_in_as_the_daemon_reads() {
+    let (mut c, xsd, _) = setup();
+    // 16 writes of ~220 bytes: over three times the 1 KiB request ring
+    let n = nodes(16, 200);
+    c.write_all(&refs(&n)).unwrap();
+    for (p, v) in &n {
+        assert_eq!(
+            xsd.borrow()
+                .tool_read(&format!("/local/domain/1/{}", p))
+                .as_ref(),
+            Some(v)
+        );
+    }
+    assert_eq!(c.read("data/b15").unwrap(), n[15].1);
+}
+
+#[test]
+fn more_nodes_than_a_batch_go_in_batches_and_a_batch_over_the_limit_is_refused() {
+    let (mut c, xsd, _) = setup();
+    let n = nodes(40, 4);
+    let w0 = c.waiter().wakeups;
+    c.write_all(&refs(&n)).unwrap();
+    assert_eq!(c.waiter().wakeups - w0, 3, "16 + 16 + 8");
+    assert_eq!(
+        xsd.borrow()
+            .tool_read("/local/domain/1/data/b39")
+            .as_deref(),
+        Some(&b"nnnn"[..])
+    );
+    let reqs: Vec<(Kind, u32, &[u8])> = (0..17)
+        .map(|_| (Kind::Read, 0, &b"data/b0\0"[..]))
+        .collect();
+    let before = xsd.borrow().requests;
+    assert_eq!(c.requests(&reqs), Err(Error::TooBig));
+    assert_eq!(xsd.borrow().requests, before, "nothing sent");
+}
+
+#[test]
+fn a_failed_write_in_a_batch_is_the_answer_and_the_rest_of_it_is_written() {
+    let (mut c, xsd, _) = setup();
+    xsd.borrow_mut().tool_write("/secret", b"s");
+    xsd.borrow_mut().tool_set_perms("/secret", &[(0, 'n')]);
+    let r = c.write_all(&[("data/x", b"1"), ("/secret", b"x"), ("data/y", b"2")]);
+    assert_eq!(r, Err(Error::Xs(Errno::EACCES)));
+    assert_eq!(c.read("data/x").unwrap(), b"1");
+    assert_eq!(c.read("data/y").unwrap(), b"2");
+    assert_eq!(
+        xsd.borrow().tool_read("/secret").as_deref(),
+        Some(&b"s"[..])
+    );
+    // mixed kinds: each request gets its own answer, in order
+    let got = c
+        .requests(&[
+            (Kind::Read, 0, b"data/x\0"),
+            (Kind::Read, 0, b"data/nope\0"),
+            (Kind::Read, 0, b"data/y\0"),
+        ])
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Ok(b"1".to_vec()),
+            Err(Error::Xs(Errno::ENOENT)),
+            Ok(b"2".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn a_batch_in_a_transaction_is_seen_at_commit() {
+    let (mut c, xsd, _) = setup();
+    c.transaction(|c, t| {
+        c.write_all_tx(t, &[("data/t1", b"a"), ("data/t2", b"b")])?;
+        assert_eq!(
+            xsd.borrow().tool_read("/local/domain/1/data/t1"),
+            None,
+            "not before the commit"
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(c.read("data/t2").unwrap(), b"b");
+}
+
+#[test]
+fn a_state_switch_is_three_round_trips_and_no_shutdown_request_is_one_read() {
+    let (mut c, xsd, _) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    let w0 = c.waiter().wakeups;
+    f.switch(&mut c, State::Initialising).unwrap();
+    // transaction start, the read and the write together, the commit
+    assert_eq!(c.waiter().wakeups - w0, 3);
+    assert_eq!(
+        xsd.borrow()
+            .tool_read("/local/domain/1/device/vif/0/state")
+            .as_deref(),
+        Some(&b"1"[..])
+    );
+    xenbus::control_init(&mut c).unwrap();
+    let r0 = c.stats.requests;
+    assert_eq!(xenbus::take_request(&mut c).unwrap(), None);
+    assert_eq!(c.stats.requests - r0, 1, "a plain read, no transaction");
 }

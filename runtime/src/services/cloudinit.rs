@@ -7,6 +7,7 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use cloudinit::fetch::Fetch;
 use cloudinit::imds::{Outcome, Target};
@@ -160,9 +161,9 @@ impl CloudInit {
         for line in report::metadata_lines(&md, clock) {
             cx.say(&line);
         }
-        for (path, value) in report::xenstore_metadata(&md) {
-            cx.report(path, &value);
-        }
+        let keys = report::xenstore_metadata(&md);
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(p, v)| (*p, v.as_str())).collect();
+        cx.report_all(&keys);
         self.metadata = Some(md);
     }
 }
@@ -181,7 +182,7 @@ fn on_outcome<P: Platform>(src: &mut dyn Source, cx: &mut Cx<'_, P>, now: u64, o
 
 fn report_failure<P: Platform>(cx: &mut Cx<'_, P>, why: &str) {
     cx.say(&report::error(why));
-    for (path, value) in report::xenstore_error(why) {
-        cx.report(path, &value);
-    }
+    let keys = report::xenstore_error(why);
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(p, v)| (*p, v.as_str())).collect();
+    cx.report_all(&keys);
 }

@@ -129,9 +129,11 @@ impl Ssh {
         cx.say("-----BEGIN SSH HOST KEY KEYS-----");
         cx.say(&public);
         cx.say("-----END SSH HOST KEY KEYS-----");
-        cx.report("data/ssh/host-key", &public);
-        cx.report("data/ssh/host-key-fingerprint", &fp);
-        cx.report("data/ssh/port", &format!("{}", port));
+        cx.report_all(&[
+            ("data/ssh/host-key", &public),
+            ("data/ssh/host-key-fingerprint", &fp),
+            ("data/ssh/port", &format!("{}", port)),
+        ]);
         cx.say(&format!(
             "ssh: listening port={} user={} keys={} sessions={} rng={} host-key={}",
             port,
