@@ -87,44 +87,46 @@ bench_setup() {
 # domain's start), FIRST_MS (first console output), KEY_MS (the ssh-key:
 # line), all from T0, and WHY (ok, xl-create-failed, gone, timeout). The
 # console is read every 10 ms by keywatch.py (started, and running, before
-# xl create); this loop only looks at what it wrote.
+# xl create), which says what it saw through a FIFO; the loop here forks
+# nothing but one `xl domid` a second.
 to_key() {
-    local log now n=0 w=/tmp/$2.keywatch first key kw
+    local log n=0 f=/tmp/$2.keywatch kw l
     cfg "$1" "$2" "$3" "${5:-}"
     log=$(guest_log "$2")
-    rm -f "$log" "$w"
-    XL_MS=- FIRST_MS=- KEY_MS=- WHY=ok
-    python3 /payload/keywatch.py "$log" "$w" "$4" &
+    rm -f "$log" "$f"
+    mkfifo "$f"
+    XL_MS=- FIRST_MS=- KEY_MS=- WHY=timeout
+    python3 /payload/keywatch.py "$log" "$f" "$4" &
     kw=$!
-    while ! grep -q '^ready' "$w" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
-    n=0
+    exec 9<"$f"
+    read -r l <&9
     T0=$(uptime_ms)
     harness_log "event=bench-start guest=$2 mac=$mac"
     if ! xl create "/tmp/$2.cfg" >"/tmp/$2.xl.log" 2>&1; then
         WHY=xl-create-failed
         kill $kw 2>/dev/null
+        exec 9<&-
         sed "s/^/[xl $2] /" "/tmp/$2.xl.log"
         return 1
     fi
     XL_MS=$(($(uptime_ms) - T0))
-    while :; do
-        now=$(uptime_ms)
-        first=$(sed -n 's/^first=//p' "$w")
-        [ -z "$first" ] || FIRST_MS=$((first - T0))
-        key=$(sed -n 's/^key=//p' "$w")
-        if [ -n "$key" ]; then
-            KEY_MS=$((key - T0))
-            return 0
-        fi
-        n=$((n + 1))
-        if [ $((n % 10)) -eq 0 ] && ! xl domid "$2" >/dev/null 2>&1; then
-            WHY=gone
-            kill $kw 2>/dev/null
-            return 1
-        fi
-        [ $((now - T0)) -lt $(($4 * 1000)) ] || { WHY=timeout; kill $kw 2>/dev/null; return 1; }
-        sleep 0.1
+    # until the key, the timeout (keywatch exits: end of file) or the domain goes
+    while read -r l <&9; do
+        case $l in
+            first=*) FIRST_MS=$((${l#first=} - T0)) ;;
+            key=*) KEY_MS=$((${l#key=} - T0)) WHY=ok; break ;;
+            tick)
+                n=$((n + 1))
+                if [ $((n % 2)) -eq 0 ] && ! xl domid "$2" >/dev/null 2>&1; then
+                    WHY=gone
+                    kill $kw 2>/dev/null
+                    break
+                fi ;;
+        esac
     done
+    exec 9<&-
+    rm -f "$f"
+    [ "$WHY" = ok ]
 }
 
 # lease_ip NAME: the address in the guest's `dhcp: lease ip=` line
