@@ -25,16 +25,8 @@ check() {
 }
 
 # guest_cfg NAME KERNEL CMDLINE [MEMORY] [EXTRA-LINES]: writes /tmp/NAME.cfg
-# (the vif MAC is $GUEST_MAC, default 00:16:3e:00:00:02). Guests run with
-# `hap = 0` (shadow paging) unless GUEST_HAP=1 or EXTRA-LINES set hap:
-# this harness's nested TCG mis-emulates hardware-assisted paging (Linux
-# guests see wrong CR2s; appliance guests were seen twice in ~10 full runs
-# stuck at 100 % CPU taking their upcall over and over, once in the hostile
-# and once in the cloudinit scenario, never with hap = 0). The boot
-# scenario's first guest keeps HAP on, so that HAP is still exercised.
+# (the vif MAC is $GUEST_MAC, default 00:16:3e:00:00:02)
 guest_cfg() {
-    local hap="hap = ${GUEST_HAP:-0}"
-    case "${5:-}" in *hap*) hap="" ;; esac
     cat >"/tmp/$1.cfg" <<CFG
 name = "$1"
 type = "pvh"
@@ -46,7 +38,6 @@ vif = [ "bridge=xenbr0,mac=${GUEST_MAC:-00:16:3e:00:00:02}" ]
 on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
-$hap
 ${5:-}
 CFG
 }

@@ -7,8 +7,7 @@ G=/payload/guest.elf
 MEM=${GUEST_MEMORY:-32}
 CMDLINE=${BOOT_CMDLINE:-selftest=timer answer=42}
 
-# the one guest with HAP on (lib.sh's guest_cfg: the others run at hap = 0)
-GUEST_HAP=1 guest_cfg app "$G" "$CMDLINE" "$MEM"
+guest_cfg app "$G" "$CMDLINE" "$MEM"
 if xl_create app; then
     check "boot line on the guest console" wait_console app "^appliance: boot version=[^ ]+ entry=pvh cmdline=\"$CMDLINE\"" 30
     check "xen version line" wait_console app '^xen: version=4\.17 ' 10

@@ -1,9 +1,15 @@
 //! GDT with a TSS, IDT, and the trap entry path.
 //!
-//! Every gate runs on an IST stack, so even a fault with a broken %rsp lands
-//! on a good stack. CPU exceptions print vector, error code, RIP, CR2 and the
-//! registers, then the domain is shut down with reason "crash" (never a
-//! silent triple fault). The event-channel upcall has its own vector and stack.
+//! Every exception gate runs on an IST stack, so even a fault with a broken
+//! %rsp lands on a good stack. CPU exceptions print vector, error code, RIP,
+//! CR2 and the registers, then the domain is shut down with reason "crash"
+//! (never a silent triple fault). The event-channel upcall has its own
+//! vector and runs on the interrupted stack (no red zone in this kernel):
+//! its delivery then touches only the IDT and a stack in use, not the TSS
+//! and a page only upcalls touch. Under the harness's nested TCG a guest was
+//! seen three times stuck for good delivering its upcall to its IST stack
+//! (every `xenctx` sample at the stub's first instruction, the frame just
+//! pushed, the same registers), with either paging mode.
 
 use core::arch::{asm, global_asm};
 use core::mem::size_of;
@@ -17,12 +23,13 @@ use crate::xen::events::UPCALL_VECTOR;
 /// reported on its own stack) instead of running into the next stack.
 const IST_SIZE: usize = 20 * 1024;
 const GUARD: usize = 4096;
-const IST_COUNT: usize = 4;
-// IST indexes (1-based in the IDT): double fault, NMI/MCE, other exceptions, interrupts.
+const IST_COUNT: usize = 3;
+// IST indexes (1-based in the IDT): double fault, NMI/MCE, other exceptions;
+// 0: the interrupted stack (the upcall).
 const IST_DOUBLE_FAULT: u8 = 1;
 const IST_NMI_MCE: u8 = 2;
 const IST_EXCEPTION: u8 = 3;
-const IST_INTERRUPT: u8 = 4;
+const ON_CURRENT_STACK: u8 = 0;
 
 #[repr(C, align(4096))]
 struct Stacks([[u8; IST_SIZE]; IST_COUNT]);
@@ -294,8 +301,8 @@ pub fn init() {
             };
             (*idt)[v] = gate(*stub, ist);
         }
-        (*idt)[UPCALL_VECTOR as usize] = gate(trap_stub_243, IST_INTERRUPT);
-        (*idt)[255] = gate(trap_stub_255, IST_INTERRUPT);
+        (*idt)[UPCALL_VECTOR as usize] = gate(trap_stub_243, ON_CURRENT_STACK);
+        (*idt)[255] = gate(trap_stub_255, ON_CURRENT_STACK);
 
         let gdtr = DescPtr {
             limit: (size_of::<[u64; 5]>() - 1) as u16,
