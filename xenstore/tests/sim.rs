@@ -660,6 +660,14 @@ fn refs(v: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
     v.iter().map(|(p, x)| (p.as_str(), x.as_slice())).collect()
 }
 
+/// Every node of `n` holds its value in the daemon.
+fn assert_written(xsd: &Rc<RefCell<Xenstored>>, n: &[(String, Vec<u8>)]) {
+    for (p, v) in n {
+        let got = xsd.borrow().tool_read(&format!("/local/domain/1/{}", p));
+        assert_eq!(got.as_ref(), Some(v), "{}", p);
+    }
+}
+
 #[test]
 fn a_batch_of_writes_waits_once_for_all_its_replies() {
     let (mut c, xsd, _) = setup();
@@ -668,14 +676,7 @@ fn a_batch_of_writes_waits_once_for_all_its_replies() {
     c.write_all(&refs(&n)).unwrap();
     assert_eq!(c.waiter().wakeups - w0, 1, "one round trip, not twelve");
     assert_eq!(c.stats.requests - r0, 12);
-    for (p, v) in &n {
-        assert_eq!(
-            xsd.borrow()
-                .tool_read(&format!("/local/domain/1/{}", p))
-                .as_ref(),
-            Some(v)
-        );
-    }
+    assert_written(&xsd, &n);
     // one at a time, the same writes wait once each
     let w1 = c.waiter().wakeups;
     for (p, v) in &n {
@@ -690,14 +691,7 @@ fn a_batch_bigger_than_the_ring_goes_in_as_the_daemon_reads() {
     // 16 writes of ~220 bytes: over three times the 1 KiB request ring
     let n = nodes(16, 200);
     c.write_all(&refs(&n)).unwrap();
-    for (p, v) in &n {
-        assert_eq!(
-            xsd.borrow()
-                .tool_read(&format!("/local/domain/1/{}", p))
-                .as_ref(),
-            Some(v)
-        );
-    }
+    assert_written(&xsd, &n);
     assert_eq!(c.read("data/b15").unwrap(), n[15].1);
 }
 
