@@ -68,7 +68,7 @@ impl<P: Platform> Cx<'_, P> {
     }
 
     /// `report` for many keys, in one XenStore round trip.
-    pub fn report_all(&mut self, keys: &[(&str, &str)]) {
+    pub fn report_all<V: AsRef<str>>(&mut self, keys: &[(&str, V)]) {
         let _ = xenbus::report_all(&mut self.xen.store, keys);
     }
 

@@ -447,11 +447,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     /// answer (a missing node is its `ENOENT`), in order.
     pub fn read_all(&mut self, paths: &[&str]) -> Result<Vec<Result<Vec<u8>>>> {
         let payloads: Vec<Vec<u8>> = paths.iter().map(|p| nul(p)).collect();
-        let reqs: Vec<(Kind, u32, &[u8])> = payloads
-            .iter()
-            .map(|p| (Kind::Read, 0, p.as_slice()))
-            .collect();
-        self.requests(&reqs)
+        self.requests(&same_kind(Kind::Read, 0, &payloads))
     }
 
     /// `read_all`, each value as text (as `read_string`).
@@ -494,11 +490,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
                     p
                 })
                 .collect();
-            let reqs: Vec<(Kind, u32, &[u8])> = payloads
-                .iter()
-                .map(|p| (Kind::Write, tx, p.as_slice()))
-                .collect();
-            for r in self.requests(&reqs)? {
+            for r in self.requests(&same_kind(Kind::Write, tx, &payloads))? {
                 r?;
             }
         }
@@ -718,6 +710,11 @@ pub(crate) fn nul(s: &str) -> Vec<u8> {
     v.extend_from_slice(s.as_bytes());
     v.push(0);
     v
+}
+
+/// One batch of requests of one kind, one per payload, for `requests`.
+fn same_kind(kind: Kind, tx: u32, payloads: &[Vec<u8>]) -> Vec<(Kind, u32, &[u8])> {
+    payloads.iter().map(|p| (kind, tx, p.as_slice())).collect()
 }
 
 fn path_and_token(path: &str, token: &str) -> Vec<u8> {

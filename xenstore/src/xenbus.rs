@@ -472,9 +472,9 @@ pub fn report<M: SharedMem, W: Wait>(c: &mut Client<M, W>, key: &str, value: &st
 
 /// `report` for many keys in one batch (one round trip); a key outside
 /// `data/` and `attr/` refuses the whole report before anything is sent.
-pub fn report_all<M: SharedMem, W: Wait>(
+pub fn report_all<M: SharedMem, W: Wait, V: AsRef<str>>(
     c: &mut Client<M, W>,
-    keys: &[(&str, &str)],
+    keys: &[(&str, V)],
 ) -> Result<()> {
     if !keys
         .iter()
@@ -482,6 +482,9 @@ pub fn report_all<M: SharedMem, W: Wait>(
     {
         return Err(Error::Xs(Errno::EINVAL));
     }
-    let nodes: Vec<(&str, &[u8])> = keys.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    let nodes: Vec<(&str, &[u8])> = keys
+        .iter()
+        .map(|(k, v)| (*k, v.as_ref().as_bytes()))
+        .collect();
     c.write_all(&nodes)
 }

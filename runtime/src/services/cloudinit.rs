@@ -7,7 +7,6 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 
 use cloudinit::fetch::Fetch;
 use cloudinit::imds::{Outcome, Target};
@@ -161,9 +160,7 @@ impl CloudInit {
         for line in report::metadata_lines(&md, clock) {
             cx.say(&line);
         }
-        let keys = report::xenstore_metadata(&md);
-        let keys: Vec<(&str, &str)> = keys.iter().map(|(p, v)| (*p, v.as_str())).collect();
-        cx.report_all(&keys);
+        cx.report_all(&report::xenstore_metadata(&md));
         self.metadata = Some(md);
     }
 }
@@ -182,7 +179,5 @@ fn on_outcome<P: Platform>(src: &mut dyn Source, cx: &mut Cx<'_, P>, now: u64, o
 
 fn report_failure<P: Platform>(cx: &mut Cx<'_, P>, why: &str) {
     cx.say(&report::error(why));
-    let keys = report::xenstore_error(why);
-    let keys: Vec<(&str, &str)> = keys.iter().map(|(p, v)| (*p, v.as_str())).collect();
-    cx.report_all(&keys);
+    cx.report_all(&report::xenstore_error(why));
 }
