@@ -180,8 +180,11 @@ DHCP_MODES = {
 # the cloud-like modes, for the issue's targets
 CLOUD_MODES = ("cloud+lean", "cloud")
 # (appliance's name, Linux guest's name, what it marks): the guests' own clocks
+# (the appliance's clock starts at its kernel's entry, Linux's uptime at its
+# kernel's start)
 PHASES = [
-    ("xenstore_ms", "init_ms", "XenStore up (appliance), /init started (Linux)"),
+    ("xen_ms", "init_ms", "kernel up: Xen platform (appliance), /init started (Linux)"),
+    ("xenstore_ms", None, "XenStore connected (Linux: inside its kernel's start)"),
     ("netfront_ms", "netfront_ms", "netfront connected"),
     ("address_ms", "address_ms", "address leased"),
     ("metadata_ms", "metadata_ms", "key fetched"),

@@ -26,7 +26,8 @@ bench() { harness_log "event=bench $*"; }
 LEAN=/payload/vif-lean
 HOTPLUG=${BENCH_HOTPLUG:-vif-lean}
 
-# cfg KIND NAME MEM [EXTRA-CMDLINE]: xl config for a guest of KIND; VIF_MTU
+# cfg KIND NAME MEM [EXTRA-CMDLINE]: xl config for a guest of KIND (Linux's
+# kernel: LINUX_KERNEL, default the gzip'd ELF in the payload); VIF_MTU
 # (if set) goes on the vif as mtu=, and HOTPLUG (vif-lean or vif-bridge)
 # says whose script brings it up. Every domain gets a MAC of its own: a
 # cloud instance boots once, so DHCP always sees a new client, never a
@@ -38,7 +39,7 @@ cfg() {
     case $1 in
         app) GUEST_MAC=$mac guest_cfg "$2" "$A" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
         base) GUEST_MAC=$mac guest_cfg "$2" "$B" "${BENCH_APP_CMDLINE:-} ${4:-}" "$3" "$NESTED" ;;
-        linux) GUEST_MAC=$mac guest_cfg "$2" "$L/vmlinux.gz" "console=hvc0 quiet" "$3" "ramdisk = \"$L/initrd.gz\"
+        linux) GUEST_MAC=$mac guest_cfg "$2" "${LINUX_KERNEL:-$L/vmlinux.gz}" "console=hvc0 quiet" "$3" "ramdisk = \"$L/initrd.gz\"
 $NESTED" ;;
     esac
     local vif="bridge=xenbr0,mac=$mac${VIF_MTU:+,mtu=$VIF_MTU}"

@@ -39,6 +39,12 @@ sysctl -qw net.ipv4.neigh.default.gc_thresh1=4096 net.ipv4.neigh.default.gc_thre
     net.ipv4.neigh.default.gc_thresh3=16384
 bench_setup
 dhcp_server cloud
+# the Linux fleet's kernel unpacked once: libxenguest otherwise gunzips 53 MB
+# in dom0 on every create (and a second Linux create failed there before:
+# `xc_dom_do_gunzip: inflate failed (rc=-3)`, or xl segfaulted)
+case " $DKINDS " in *" linux "*)
+    gunzip -c "$L/vmlinux.gz" >/tmp/vmlinux && LINUX_KERNEL=/tmp/vmlinux ;;
+esac
 
 # rss_of PROG: "KIB COUNT", the resident memory of PROG's processes
 rss_of() { ps -o rss= -C "$1" 2>/dev/null | awk '{ s += $1; n++ } END { printf "%d %d", s, n }'; }

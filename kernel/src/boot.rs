@@ -10,6 +10,16 @@
 
 use core::arch::global_asm;
 
+/// The TSC the entry stub read first: the boot phases count from it.
+pub fn entry_tsc() -> u64 {
+    extern "C" {
+        static boot_tsc: u64;
+    }
+    // SAFETY: written once by the entry stub before any Rust runs, never
+    // after; a plain aligned u64 in .data.
+    unsafe { core::ptr::read_volatile(&raw const boot_tsc) }
+}
+
 /// Boot stack size; the first Rust frames and the main loop run on it (the
 /// SSH key exchange is the deepest path: 56 KiB measured on real Xen). An
 /// unmapped guard page sits below it (`paging::guard`), so an overflow is a
@@ -45,6 +55,12 @@ mb2_header:
     .short 0, 0                            /* end tag */
     .long 8
 mb2_header_end:
+
+    /* the TSC at entry (in .data: .bss is zeroed after it is taken) */
+    .section .data.boot, "aw"
+    .balign 8
+    .global boot_tsc
+boot_tsc: .quad 0
 
     .section .bss.boot, "aw", @nobits
     .balign 4096
@@ -95,6 +111,10 @@ mb2_start32:
     jmp 4b
 
 start32:
+    /* the domain's first instant we can see: boot phases count from here */
+    rdtsc
+    mov %eax, boot_tsc
+    mov %edx, boot_tsc + 4
 
     /* zero .bss (page tables and stack live there) */
     mov $__bss_start, %edi

@@ -148,7 +148,12 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         }
     };
     arch::interrupts_enable();
-    let boot_ns = xen::time::now_ns();
+    let xen_ns = xen::time::now_ns();
+    // the entry stub's TSC as system time: the boot phases count from there
+    let entry_ns = match boot::entry_tsc() {
+        0 => xen_ns,
+        tsc => xen::time::ns_at_tsc(tsc).min(xen_ns),
+    };
     xen::describe(&xinfo);
     if entry == Entry::Multiboot2 {
         // HVM: the device model's emulated NICs step aside for netfront.
@@ -199,7 +204,8 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         None => {}
     }
 
-    let mut app = runtime::Appliance::new(host, xen, opts, boot_ns);
+    let boot = runtime::BootClock { entry_ns, xen_ns };
+    let mut app = runtime::Appliance::new(host, xen, opts, boot);
     println!("appliance: idle");
     loop {
         xen::events::begin_turn();

@@ -41,6 +41,7 @@ pub use wake::Wake;
 use control::Control;
 use intervals::{MAX_ROUNDS, STALL_SLEEP_NS};
 use options::Options;
+pub use phases::BootClock;
 use phases::{Phase, Phases};
 use services::bench::Bench;
 use services::cloudinit::CloudInit;
@@ -109,7 +110,8 @@ impl<P: Platform> Appliance<P> {
     /// Everything is started by the first `poll`. XenStore must be
     /// connected and `control/` set up (the kernel does that before any
     /// selftest).
-    pub fn new(mut host: P, mut xen: Xen<P>, mut opts: Options, boot_ns: u64) -> Self {
+    pub fn new(mut host: P, mut xen: Xen<P>, mut opts: Options, boot: BootClock) -> Self {
+        let boot_ns = boot.entry_ns;
         let mut stopped = false;
         let mut cx = Cx {
             host: &mut host,
@@ -134,6 +136,7 @@ impl<P: Platform> Appliance<P> {
             _ => Phase::Address,
         };
         let mut phases = Phases::new(boot_ns, last);
+        let _ = phases.mark(Phase::Xen, boot.xen_ns);
         let _ = phases.mark(Phase::Xenstore, cx.host.now_ns());
         Appliance {
             host,

@@ -1,5 +1,5 @@
 //! Where boot time goes, by the guest's own clock: milestones in ms since
-//! the kernel's first clock reading (Xen platform up). Said once, when the
+//! the kernel's entry (the stub's first TSC reading). Said once, when the
 //! last milestone the options allow is reached, as one console line and in
 //! XenStore (`data/appliance/boot-phases`), for the bench and for people.
 
@@ -8,8 +8,19 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 
+/// The kernel's clock readings from before the runtime (Xen system time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootClock {
+    /// The kernel's entry: every phase and `elapsed_ms` count from it.
+    pub entry_ns: u64,
+    /// The Xen platform up: memory, page tables, hypercalls, shared info,
+    /// event channels, the clock.
+    pub xen_ns: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    Xen,
     /// XenStore connected, the runtime started.
     Xenstore,
     Netfront,
@@ -18,7 +29,8 @@ pub enum Phase {
     Ssh,
 }
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 6] = [
+    "xen_ms",
     "xenstore_ms",
     "netfront_ms",
     "address_ms",
@@ -28,7 +40,7 @@ const NAMES: [&str; 5] = [
 
 pub struct Phases {
     boot_ns: u64,
-    at: [Option<u64>; 5],
+    at: [Option<u64>; 6],
     /// The phase after which the line is said.
     last: Phase,
     said: bool,
@@ -38,7 +50,7 @@ impl Phases {
     pub fn new(boot_ns: u64, last: Phase) -> Self {
         Phases {
             boot_ns,
-            at: [None; 5],
+            at: [None; 6],
             last,
             said: false,
         }
@@ -74,6 +86,7 @@ mod tests {
     #[test]
     fn said_once_when_the_last_phase_is_reached() {
         let mut p = Phases::new(1_000_000_000, Phase::Ssh);
+        assert_eq!(p.mark(Phase::Xen, 1_002_000_000), None);
         assert_eq!(p.mark(Phase::Xenstore, 1_005_000_000), None);
         assert_eq!(p.mark(Phase::Netfront, 1_050_000_000), None);
         assert_eq!(
@@ -85,7 +98,7 @@ mod tests {
         assert_eq!(p.mark(Phase::Metadata, 1_200_000_000), None);
         assert_eq!(
             p.mark(Phase::Ssh, 1_210_000_000).as_deref(),
-            Some("xenstore_ms=5 netfront_ms=50 address_ms=100 metadata_ms=200 ssh_ms=210")
+            Some("xen_ms=2 xenstore_ms=5 netfront_ms=50 address_ms=100 metadata_ms=200 ssh_ms=210")
         );
         assert_eq!(p.mark(Phase::Ssh, 1_300_000_000), None, "once");
     }

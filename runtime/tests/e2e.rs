@@ -63,6 +63,7 @@ fn boots_fetches_the_key_and_answers_ssh() {
         .starts_with("SHA256:"));
     let phases = w.line("boot: phases ").expect("boot phases said");
     let want = [
+        "xen_ms=",
         "xenstore_ms=",
         "netfront_ms=",
         "address_ms=",
@@ -72,13 +73,13 @@ fn boots_fetches_the_key_and_answers_ssh() {
     let got: Vec<&str> = phases["boot: phases ".len()..].split(' ').collect();
     assert_eq!(got.len(), want.len() + 2, "{}", phases);
     // and what XenStore cost: requests sent since boot, their round trips
-    let requests: u64 = got[5]
+    let requests: u64 = got[6]
         .strip_prefix("xenstore_requests=")
-        .expect(got[5])
+        .expect(got[6])
         .parse()
         .unwrap();
     assert!((20..200).contains(&requests), "{}", phases);
-    assert!(got[6].starts_with("xenstore_request_ms="), "{}", phases);
+    assert!(got[7].starts_with("xenstore_request_ms="), "{}", phases);
     let mut last = 0u64;
     let mut at = Vec::new();
     for (g, w_) in got.iter().zip(want) {
@@ -90,9 +91,15 @@ fn boots_fetches_the_key_and_answers_ssh() {
     // a milestone counts from when it was reached, not from the start of
     // the turn that reached it (netfront's handshake waits within a turn)
     let said_ms = |prefix: &str| (w.line_at(prefix).unwrap() - w.boot_ns) / MS;
-    assert!(at[1] >= said_ms("netfront: connected "), "{}", phases);
-    assert!(at[2] >= said_ms("dhcp: lease "), "{}", phases);
-    assert!(at[3] >= said_ms("cloudinit: done "), "{}", phases);
+    assert_eq!(
+        at[0], 1,
+        "the kernel's Xen platform, from its entry: {}",
+        phases
+    );
+    assert!(at[1] >= 2, "XenStore after the platform: {}", phases);
+    assert!(at[2] >= said_ms("netfront: connected "), "{}", phases);
+    assert!(at[3] >= said_ms("dhcp: lease "), "{}", phases);
+    assert!(at[4] >= said_ms("cloudinit: done "), "{}", phases);
     assert_eq!(
         w.xs_read("data/appliance/boot-phases").as_deref(),
         Some(&phases["boot: phases ".len()..])

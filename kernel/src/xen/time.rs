@@ -12,12 +12,10 @@ use crate::arch;
 /// Port VIRQ_TIMER is bound to (0 = not bound).
 pub static TIMER_PORT: AtomicU32 = AtomicU32::new(0);
 
-/// Nanoseconds of Xen system time (monotonic since the host booted; the
-/// domain's start is recorded by the caller when it wants elapsed times).
-pub fn now_ns() -> u64 {
-    let Some(s) = super::shared_info() else {
-        return 0;
-    };
+/// One consistent reading of this vCPU's pvclock record, with the TSC read
+/// inside it: (tsc, tsc_stamp, system_time, mul, shift).
+fn reading() -> Option<(u64, u64, u64, u32, i8)> {
+    let s = super::shared_info()?;
     let t = si::VCPU_INFO_OFFSET + si::VCPU_TIME_OFFSET;
     loop {
         let version = s.read_u32(t + si::TIME_VERSION_OFFSET);
@@ -30,24 +28,46 @@ pub fn now_ns() -> u64 {
         let mul = s.read_u32(t + si::TIME_TSC_TO_SYSTEM_MUL_OFFSET);
         let shift = s.read_u8(t + si::TIME_TSC_SHIFT_OFFSET) as i8;
         let tsc = arch::rdtsc();
-        if s.read_u32(t + si::TIME_VERSION_OFFSET) != version {
-            continue;
+        if s.read_u32(t + si::TIME_VERSION_OFFSET) == version {
+            return Some((tsc, tsc_stamp, system_time, mul, shift));
         }
-        // A TSC behind the record's stamp (TSCs not in step across the
-        // pCPUs the vCPU ran on: seen under nested emulation) would wrap to
-        // a huge delta and throw the clock centuries ahead: every deadline
-        // after that is never reached and the domain sleeps for good. Count
-        // it as no time passed; the clock never goes backwards either.
-        let raw = tsc.wrapping_sub(tsc_stamp);
-        let mut delta = if (raw as i64) < 0 { 0 } else { raw };
-        if shift >= 0 {
-            delta = delta.checked_shl(shift as u32).unwrap_or(u64::MAX);
-        } else {
-            delta >>= -shift;
-        }
-        let t = system_time.wrapping_add(((delta as u128 * mul as u128) >> 32) as u64);
-        return LAST_NS.fetch_max(t, Ordering::Relaxed).max(t);
     }
+}
+
+/// TSC ticks `from`..`to` in ns by the record's scale. A TSC behind `from`
+/// (TSCs not in step across the pCPUs the vCPU ran on: seen under nested
+/// emulation) would wrap to a huge delta and throw the clock centuries
+/// ahead: every deadline after that is never reached and the domain sleeps
+/// for good. It counts as no time passed.
+fn ticks_ns(from: u64, to: u64, mul: u32, shift: i8) -> u64 {
+    let raw = to.wrapping_sub(from);
+    let mut delta = if (raw as i64) < 0 { 0 } else { raw };
+    if shift >= 0 {
+        delta = delta.checked_shl(shift as u32).unwrap_or(u64::MAX);
+    } else {
+        delta >>= -shift;
+    }
+    ((delta as u128 * mul as u128) >> 32) as u64
+}
+
+/// Nanoseconds of Xen system time (monotonic since the host booted; the
+/// domain's start is recorded by the caller when it wants elapsed times).
+pub fn now_ns() -> u64 {
+    let Some((tsc, stamp, system_time, mul, shift)) = reading() else {
+        return 0;
+    };
+    let t = system_time.wrapping_add(ticks_ns(stamp, tsc, mul, shift));
+    LAST_NS.fetch_max(t, Ordering::Relaxed).max(t)
+}
+
+/// Xen system time at TSC value `tsc` (earlier than now): now less the
+/// ticks since. Used for the entry stub's reading, taken before there was a
+/// clock.
+pub fn ns_at_tsc(tsc: u64) -> u64 {
+    let Some((now_tsc, _, _, mul, shift)) = reading() else {
+        return 0;
+    };
+    now_ns().saturating_sub(ticks_ns(tsc, now_tsc, mul, shift))
 }
 
 /// The latest time handed out: `now_ns` is monotonic.

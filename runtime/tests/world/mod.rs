@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use runtime::options::{self, Options};
-use runtime::{Appliance, KernelCounters, MemStats, Platform, Power, Xen};
+use runtime::{Appliance, BootClock, KernelCounters, MemStats, Platform, Power, Xen};
 use xenabi::hal::Clock;
 use xensim::blkback::SimBlkback;
 use xensim::netback::SimNetback;
@@ -241,9 +241,21 @@ impl World {
             pages: SimPageAlloc::new(mem),
             events: evt.clone(),
         };
-        runtime::announce(&mut host, &mut xen).expect("announce");
+        // the kernel's entry and its Xen platform, a little before the runtime
         let boot = clock.now_ns();
-        let app = Appliance::new(host, xen, opts, boot);
+        clock.advance(MS);
+        let xen_ns = clock.now_ns();
+        clock.advance(MS);
+        runtime::announce(&mut host, &mut xen).expect("announce");
+        let app = Appliance::new(
+            host,
+            xen,
+            opts,
+            BootClock {
+                entry_ns: boot,
+                xen_ns,
+            },
+        );
         let mut peer = Peer::new(nb.clone(), clock.now_ns());
         peer.serve_http(Box::new(imds_v2));
         World {
