@@ -10,13 +10,16 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use xenabi::xen as nr;
 
+// In .bss (executable: the kernel's pages are): a page of the file saved,
+// and the alignment padding a page-aligned .text costs. Zero until Xen
+// fills it; nothing calls it before `install`.
 global_asm!(
     r#"
-    .section .text.hypercall_page, "ax"
+    .section .bss.hypercall_page, "awx", @nobits
     .balign 4096
     .global hypercall_page
 hypercall_page:
-    .fill 4096, 1, 0xcc          /* int3 until Xen fills it */
+    .skip 4096
     .text
 "#
 );
