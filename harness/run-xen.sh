@@ -89,7 +89,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$MEMORY" -smp 2 \
-    -nographic -no-reboot -monitor none -display none -serial "file:$OUT/serial.raw" \
+    -nographic -no-reboot -display none \
+    -monitor "unix:$OUT/monitor.sock,server=on,wait=off" \
+    -chardev "socket,id=com1,path=$OUT/serial.sock,server=on,wait=off,logfile=$OUT/serial.raw" \
+    -serial chardev:com1 \
     -kernel "$IMG/xen.elf" -append "$XEN_ARGS" \
     -initrd "$DOM0_KERNEL console=hvc0 rdinit=/init ${DOM0_APPEND:-quiet},$OUT/initrd.img" \
     >"$OUT/qemu.out" 2>&1 &
@@ -102,6 +105,11 @@ ts='(\[[^]]*\] )?' # console_timestamps= (--xen-append) puts one after (XEN)
 patterns=("\\(XEN\\) ${ts}Xen version" "\\(XEN\\) ${ts}Freed [0-9]+kB init memory" 'HARNESS: .*event=dom0-userspace'
     'HARNESS: .*event=dom0-ready' '^\(d[1-9][0-9]*\) ' 'HARNESS: .*result=')
 declare -A seen=()
+# A serial line quiet for HARNESS_STALL_S seconds (a whole-host freeze was
+# seen in density runs) gets one look inside: harness/qemu-stall.py (QEMU's
+# vCPU registers, Xen's debug keys into serial.log).
+STALL_S=${HARNESS_STALL_S:-240}
+last_size=-1 last_change=$SECONDS stalled=""
 # Xen halts rather than exits when dom0 dies ('noreboot'), and may not power
 # the machine off: stop QEMU soon after the run is over either way.
 finished="" reason=""
@@ -120,6 +128,13 @@ while kill -0 "$qemu" 2>/dev/null; do
             finished=$SECONDS reason=dom0-died
         fi
     fi
+    size=$(stat -c %s "$OUT/serial.raw" 2>/dev/null || echo 0)
+    if [ "$size" != "$last_size" ]; then
+        last_size=$size last_change=$SECONDS
+    elif [ -z "$finished$stalled" ] && [ $((SECONDS - last_change)) -ge "$STALL_S" ]; then
+        stalled=$SECONDS
+        echo "run-xen: no serial output for ${STALL_S} s: $(python3 "$HARNESS/qemu-stall.py" "$OUT" 2>&1 | tail -1)"
+    fi
     if [ -n "$finished" ] && [ $((SECONDS - finished)) -ge 5 ]; then
         kill "$qemu" 2>/dev/null
         break
@@ -130,7 +145,7 @@ qemu_rc=$?
 set -e
 elapsed=$(($(now_ms) - start))
 tr -d '\r' <"$OUT/serial.raw" >"$OUT/serial.log"
-rm -f "$OUT/serial.raw" "$OUT/initrd.img"
+rm -f "$OUT/serial.raw" "$OUT/initrd.img" "$OUT/monitor.sock" "$OUT/serial.sock"
 
 grep '^HARNESS:' "$OUT/serial.log" >"$OUT/harness.log" || true
 # Split out the guest consoles printed between begin-file/end-file markers.
