@@ -193,10 +193,13 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
         pages: mem::KernelPages,
         events: xen::events::XenEvents,
     };
-    if let Err(e) = runtime::announce(&mut host, &mut xen) {
-        println!("xenstore: error reason=\"{}\"", e);
-        power::crash("xenstore setup failed");
-    }
+    let found = match runtime::announce(&mut host, &mut xen) {
+        Ok(f) => f,
+        Err(e) => {
+            println!("xenstore: error reason=\"{}\"", e);
+            power::crash("xenstore setup failed");
+        }
+    };
 
     match opts.selftest {
         Some(options::Selftest::Gnttab) => selftest_gnttab::run(&mut xen.store, &mut xen.grants),
@@ -205,7 +208,7 @@ fn kmain(info: BootInfo, hv: Option<xen::Cpuid>, entry: Entry) -> ! {
     }
 
     let boot = runtime::BootClock { entry_ns, xen_ns };
-    let mut app = runtime::Appliance::new(host, xen, opts, boot);
+    let mut app = runtime::Appliance::new(host, xen, opts, boot, found);
     println!("appliance: idle");
     loop {
         xen::events::begin_turn();

@@ -405,10 +405,10 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
             .zip(keys.iter())
             .map(|(p, (_, v))| (p.as_str(), v.as_bytes()))
             .collect();
-        // one batch: the daemon answers all nine writes in one round trip
-        xs.transaction(|xs, t| xs.write_all_tx(t, &nodes))
-            .map_err(store)?;
-        self.fe.switch(xs, State::Connected).map_err(handshake)?;
+        // the nine keys and Connected in one transaction: one batch
+        self.fe
+            .switch_with(xs, State::Connected, &nodes)
+            .map_err(handshake)?;
         let s = match self.fe.wait_backend(xs, deadline, |s| {
             s == State::Connected || s as u8 >= State::Closing as u8
         }) {
@@ -421,8 +421,8 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
                 s
             )));
         }
-        // the owner watches the backend from here on, under its own token
-        let _ = self.fe.unwatch_backend(xs);
+        // the backend's state stays watched (`backend_token`): its owner
+        // hears of a detach from it; `close` ends the watch
         self.tx.bell.events.unmask(self.port);
         self.tx.bell.ring(&mut self.stats);
         Ok(())
@@ -603,6 +603,12 @@ impl<M: SharedMem, E: EventChannel> Netfront<M, E> {
     fn close_handshake<XM: SharedMem, W: Wait>(&mut self, xs: &mut Client<XM, W>) {
         let deadline = xs.waiter().now_ns() + CLOSE_TIMEOUT_NS;
         let _ = self.fe.close(xs, deadline);
+    }
+
+    /// The token the backend's state is watched under while connected:
+    /// an event with it means "look at the backend".
+    pub fn backend_token(&self) -> &str {
+        self.fe.token()
     }
 
     /// Our device's XenStore directory (`device/vif/N`).

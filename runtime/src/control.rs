@@ -50,7 +50,7 @@ impl Control {
         let mut wake = Wake::IDLE;
         let mut shutdown = polled.lost; // events were folded: look at everything
         if polled.lost {
-            vif.on_event(crate::vif::BACKEND_TOKEN);
+            vif.look_again();
         }
         for ev in &polled.events {
             wake = wake.progressed();

@@ -110,7 +110,13 @@ impl<P: Platform> Appliance<P> {
     /// Everything is started by the first `poll`. XenStore must be
     /// connected and `control/` set up (the kernel does that before any
     /// selftest).
-    pub fn new(mut host: P, mut xen: Xen<P>, mut opts: Options, boot: BootClock) -> Self {
+    pub fn new(
+        mut host: P,
+        mut xen: Xen<P>,
+        mut opts: Options,
+        boot: BootClock,
+        found: Found,
+    ) -> Self {
         let boot_ns = boot.entry_ns;
         let mut stopped = false;
         let mut cx = Cx {
@@ -118,12 +124,12 @@ impl<P: Platform> Appliance<P> {
             xen: &mut xen,
             stopped: &mut stopped,
         };
-        Vif::watch(&mut cx);
+        let Found { vifs, vbds } = found;
         let mut seed = [0u8; 4];
         cx.random(&mut seed);
         let cloudinit = opts
             .cloudinit
-            .then(|| datasource(&mut cx, &mut opts, boot_ns, u32::from_le_bytes(seed)));
+            .then(|| datasource(&mut cx, &mut opts, boot_ns, u32::from_le_bytes(seed), vbds));
         let bench = opts.bench.then(|| Bench::new(&mut cx));
         let ssh = if opts.ssh && opts.cloudinit {
             SshState::Waiting
@@ -144,7 +150,7 @@ impl<P: Platform> Appliance<P> {
             opts,
             boot_ns,
             control: Control::new(),
-            vif: Vif::new(),
+            vif: Vif::new(vifs.into_iter().next()),
             cloudinit,
             ssh,
             bench,
@@ -274,6 +280,7 @@ fn datasource<P: Platform>(
     opts: &mut Options,
     boot_ns: u64,
     seed: u32,
+    vbds: alloc::vec::Vec<xenbus::Device>,
 ) -> CloudInit {
     use cloudinit::select::Ds;
     let target = opts.imds.clone().unwrap_or_default();
@@ -285,7 +292,7 @@ fn datasource<P: Platform>(
         _ => None,
     };
     let wants_disk = disk_overrides.is_some();
-    match seed::find(cx, &disk_overrides.unwrap_or_default()) {
+    match seed::find(cx, &disk_overrides.unwrap_or_default(), vbds) {
         Some(s) => {
             if let (
                 Some(cloudinit::netconfig::NetConfig::Static {
@@ -341,14 +348,39 @@ fn mark_phases<P: Platform>(
 
 /// Say what we support, list our devices, and publish what we are: the
 /// kernel calls this once XenStore is connected, before any selftest.
-pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<(), xenstore::Error> {
-    xenbus::control_init(&mut xen.store)?;
-    let home = xen.store.read_string("domid").unwrap_or_default();
+pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<Found, xenstore::Error> {
+    use xenstore::Op;
+    // everything independent in one round trip (each costs ~8 ms of a boot
+    // under the harness), the devices' nodes in a second
+    let mut ops = alloc::vec::Vec::from(xenbus::control_ops());
+    ops.extend([
+        Op::Watch("device/vif", vif::DEVICES_TOKEN),
+        Op::Write("data/appliance/version", VERSION.as_bytes()),
+        Op::Write("data/appliance/status", b"running"),
+        Op::Read("domid"),
+        Op::Directory("device/vif"),
+        Op::Directory("device/vbd"),
+    ]);
+    let mut got = xen.store.batch(&ops)?.into_iter();
+    let mut next = || got.next().unwrap_or(Err(xenstore::Error::Timeout));
+    for _ in 0..ops.len() - 3 {
+        next()?; // control, the device watch and our reports must be in place
+    }
+    let home: Result<alloc::string::String, _> = next().map(|v| {
+        alloc::string::String::from_utf8_lossy(&v)
+            .trim_end_matches('\0')
+            .into()
+    });
     host.console(&format!(
         "xenstore: connected domid={} control=poweroff,reboot",
-        report::quoted(&home)
+        report::quoted(home.as_deref().unwrap_or(""))
     ));
-    for d in xenbus::enumerate(&mut xen.store, "vif")? {
+    let mut ids = xenbus::device_ids("vif", next())?;
+    ids.extend(xenbus::device_ids("vbd", next())?);
+    let (vifs, vbds) = xenbus::read_devices(&mut xen.store, &ids)?
+        .into_iter()
+        .partition::<alloc::vec::Vec<_>, _>(|d| d.path.starts_with("device/vif/"));
+    for d in &vifs {
         host.console(&format!(
             "xenstore: device {} backend={} backend-id={} mac={}",
             report::quoted(d.path.trim_start_matches("device/")),
@@ -357,11 +389,13 @@ pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<(), xenst
             report::quoted(d.mac.as_deref().unwrap_or("-"))
         ));
     }
-    xenbus::report_all(
-        &mut xen.store,
-        &[
-            ("data/appliance/version", VERSION),
-            ("data/appliance/status", "running"),
-        ],
-    )
+    Ok(Found { vifs, vbds })
+}
+
+/// The devices `announce` found: the first connect and the seed disks
+/// start from them instead of asking again.
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub vifs: alloc::vec::Vec<xenbus::Device>,
+    pub vbds: alloc::vec::Vec<xenbus::Device>,
 }

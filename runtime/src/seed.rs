@@ -53,18 +53,13 @@ impl<P: Platform> seedfs::Source for DiskBytes<'_, '_, P> {
     }
 }
 
-/// Look at every vbd; the first seed found, read and parsed.
-pub fn find<P: Platform>(cx: &mut Cx<'_, P>, overrides: &Overrides) -> Option<Seed> {
-    let devs = match xenbus::enumerate(&mut cx.xen.store, "vbd") {
-        Ok(d) => d,
-        Err(e) => {
-            cx.say(&format!(
-                "seed: error reason={}",
-                quoted(&format!("enumerate: {}", e))
-            ));
-            return None;
-        }
-    };
+/// Look at every vbd (as `announce` found them); the first seed found,
+/// read and parsed.
+pub fn find<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    overrides: &Overrides,
+    devs: alloc::vec::Vec<xenbus::Device>,
+) -> Option<Seed> {
     for dev in devs {
         let name = cx
             .xen

@@ -18,8 +18,8 @@ use crate::report::quoted;
 use crate::wake::Wake;
 use crate::{Cx, Platform};
 
-/// Watch tokens: the backend's state (detach), our device directory (attach).
-pub const BACKEND_TOKEN: &str = "netfront-backend";
+/// The watch token of our device directory (attach; set by `announce`).
+/// The backend's state (detach) is watched under netfront's own token.
 pub const DEVICES_TOKEN: &str = "netfront-devices";
 
 pub type NetOf<P> = Net<Netfront<<P as Platform>::Page, <P as Platform>::Events>>;
@@ -56,6 +56,8 @@ impl<M: xenabi::hal::SharedMem, E: xenabi::hal::EventChannel> Nic for Netfront<M
 
 pub struct Vif<P: Platform> {
     pub net: Option<NetOf<P>>,
+    /// The vif `announce` found: the first look starts from it.
+    found: Option<xenbus::Device>,
     /// Connections made so far (the next `Net`'s generation).
     connects: u32,
     /// A hotplug event or a down device asks us to look again.
@@ -65,9 +67,12 @@ pub struct Vif<P: Platform> {
 }
 
 impl<P: Platform> Vif<P> {
-    pub fn new() -> Self {
+    /// `found`: the first vif as `announce` read it (which also set the
+    /// watch on our device directory).
+    pub fn new(found: Option<xenbus::Device>) -> Self {
         Vif {
             net: None,
+            found,
             connects: 0,
             look: true,
             retry_at: None,
@@ -75,16 +80,20 @@ impl<P: Platform> Vif<P> {
         }
     }
 
-    /// Watch our device directory so a new vif is noticed.
-    pub fn watch(cx: &mut Cx<'_, P>) {
-        let _ = cx.xen.store.watch("device/vif", DEVICES_TOKEN);
-    }
-
     /// A watch fired for one of our tokens.
     pub fn on_event(&mut self, token: &str) -> bool {
-        let ours = token == BACKEND_TOKEN || token == DEVICES_TOKEN;
+        let ours = token == DEVICES_TOKEN
+            || self
+                .net
+                .as_ref()
+                .is_some_and(|n| n.nic.backend_token() == token);
         self.look |= ours;
         ours
+    }
+
+    /// Events were lost: look at everything again.
+    pub fn look_again(&mut self) {
+        self.look = true;
     }
 
     /// Take a dead or closing device down, bring one up when a backend is
@@ -105,7 +114,7 @@ impl<P: Platform> Vif<P> {
             }
         }
         let ready = (self.net.is_none() && self.retry_at.is_none_or(|t| now >= t))
-            .then(|| ready_device(cx))
+            .then(|| ready_device(cx, self.found.take()))
             .flatten();
         if let Some(dev) = ready {
             self.retry_at = None;
@@ -144,13 +153,20 @@ impl<P: Platform> Vif<P> {
     }
 }
 
-/// The first vif, if its backend is ready for a (re)connect (none, or a
-/// broken directory: not yet; a hotplug event brings another look).
-fn ready_device<P: Platform>(cx: &mut Cx<'_, P>) -> Option<xenbus::Device> {
-    let dev = xenbus::enumerate(&mut cx.xen.store, "vif")
-        .ok()?
-        .into_iter()
-        .next()?;
+/// The first vif (`found`, or as the store says now), if its backend is
+/// ready for a (re)connect (none, or a broken directory: not yet; a
+/// hotplug event brings another look).
+fn ready_device<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    found: Option<xenbus::Device>,
+) -> Option<xenbus::Device> {
+    let dev = match found {
+        Some(d) => d,
+        None => xenbus::enumerate(&mut cx.xen.store, "vif")
+            .ok()?
+            .into_iter()
+            .next()?,
+    };
     matches!(
         xenbus::read_state(&mut cx.xen.store, &dev.backend),
         Ok(State::InitWait) | Ok(State::Connected)
@@ -211,10 +227,6 @@ fn up<P: Platform>(
         refs,
         generation
     ));
-    let _ = cx
-        .xen
-        .store
-        .watch(&format!("{}/state", nf.backend()), BACKEND_TOKEN);
     let mut seed = [0u8; 16];
     cx.random(&mut seed);
     let s0 = u64::from_le_bytes(seed[..8].try_into().unwrap_or([0; 8]));
@@ -233,10 +245,6 @@ fn free_refs<P: Platform>(cx: &mut Cx<'_, P>) -> String {
 /// Closing -> end or quarantine every grant -> Closed.
 fn close<P: Platform>(cx: &mut Cx<'_, P>, n: NetOf<P>, why: &str) {
     let path = String::from(n.nic.path());
-    let _ = cx
-        .xen
-        .store
-        .unwatch(&format!("{}/state", n.nic.backend()), BACKEND_TOKEN);
     let c = n.nic.counters();
     let x = &mut *cx.xen;
     let quarantined = n.nic.shutdown(&mut x.store, &mut x.grants);

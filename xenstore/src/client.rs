@@ -519,14 +519,54 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
 
     pub fn directory_tx(&mut self, tx: u32, path: &str) -> Result<Vec<String>> {
         let v = self.request(Kind::Directory, tx, &nul(path))?;
-        split_strings(&v)
-            .into_iter()
-            .map(|s| {
-                core::str::from_utf8(s)
-                    .map(String::from)
-                    .map_err(|_| Error::Protocol(String::from("directory entry not UTF-8")))
-            })
-            .collect()
+        entries(&v)
+    }
+
+    /// Requests of different kinds that do not depend on each other, watches
+    /// among them, in one round trip (at most `MAX_BATCH`): each one's own
+    /// answer, in order (a watch's is `Ok` once registered). A watch is
+    /// registered before the batch goes out, as its initial event may
+    /// follow the reply in the same read; one the daemon refuses is
+    /// forgotten again.
+    pub fn batch(&mut self, ops: &[Op<'_>]) -> Result<Vec<Result<Vec<u8>>>> {
+        let mut fresh = Vec::new();
+        let mut refused = None;
+        for op in ops {
+            if let Op::Watch(path, token) = *op {
+                match self.events.register(path, token) {
+                    Registered::New => fresh.push(token),
+                    Registered::Again => {} // the daemon answers EEXIST
+                    Registered::TokenInUse => refused = Some(Error::TokenInUse),
+                    Registered::Full => refused = Some(Error::TooManyWatches),
+                }
+            }
+        }
+        let payloads: Vec<(Kind, Vec<u8>)> = ops.iter().map(Op::encode).collect();
+        let reqs: Vec<(Kind, u32, &[u8])> = payloads
+            .iter()
+            .map(|(k, p)| (*k, 0, p.as_slice()))
+            .collect();
+        let got = match refused {
+            Some(e) => Err(e),
+            None => self.requests(&reqs),
+        };
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                for token in fresh {
+                    self.events.unregister(token);
+                }
+                return Err(e);
+            }
+        };
+        for (op, r) in ops.iter().zip(got.iter()) {
+            if let (Op::Watch(_, token), Err(_)) = (op, r) {
+                if fresh.contains(token) {
+                    self.events.unregister(token);
+                }
+            }
+        }
+        Ok(got)
     }
 
     /// A node's permissions: owner (and everyone's default) first, then the ACL.
@@ -566,17 +606,8 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     /// `MAX_WATCHES`). Registered before the request goes out, as the
     /// initial event may follow the reply in the same read.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<()> {
-        let fresh = match self.events.register(path, token) {
-            Registered::New => true,
-            Registered::Again => false, // the daemon answers EEXIST
-            Registered::TokenInUse => return Err(Error::TokenInUse),
-            Registered::Full => return Err(Error::TooManyWatches),
-        };
-        let r = self.request(Kind::Watch, 0, &path_and_token(path, token));
-        if r.is_err() && fresh {
-            self.events.unregister(token);
-        }
-        r.map(|_| ())
+        let mut got = self.batch(&[Op::Watch(path, token)])?;
+        got.pop().unwrap_or(Err(Error::Timeout)).map(|_| ())
     }
 
     /// Stop watching; events of `token` still pending or still on their
@@ -705,6 +736,43 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
     }
 }
 
+/// One request of a `batch`, outside any transaction.
+#[derive(Clone, Copy, Debug)]
+pub enum Op<'a> {
+    Read(&'a str),
+    Write(&'a str, &'a [u8]),
+    Directory(&'a str),
+    /// (path, token)
+    Watch(&'a str, &'a str),
+}
+
+impl Op<'_> {
+    fn encode(&self) -> (Kind, Vec<u8>) {
+        match *self {
+            Op::Read(path) => (Kind::Read, nul(path)),
+            Op::Write(path, value) => {
+                let mut p = nul(path);
+                p.extend_from_slice(value);
+                (Kind::Write, p)
+            }
+            Op::Directory(path) => (Kind::Directory, nul(path)),
+            Op::Watch(path, token) => (Kind::Watch, path_and_token(path, token)),
+        }
+    }
+}
+
+/// A directory's answer as its entries.
+pub fn entries(v: &[u8]) -> Result<Vec<String>> {
+    split_strings(v)
+        .into_iter()
+        .map(|s| {
+            core::str::from_utf8(s)
+                .map(String::from)
+                .map_err(|_| Error::Protocol(String::from("directory entry not UTF-8")))
+        })
+        .collect()
+}
+
 pub(crate) fn nul(s: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len() + 1);
     v.extend_from_slice(s.as_bytes());
@@ -723,7 +791,7 @@ fn path_and_token(path: &str, token: &str) -> Vec<u8> {
     p
 }
 
-fn text(mut v: Vec<u8>) -> Result<String> {
+pub(crate) fn text(mut v: Vec<u8>) -> Result<String> {
     if v.last() == Some(&0) {
         v.pop();
     }

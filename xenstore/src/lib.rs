@@ -12,6 +12,6 @@ pub mod ring;
 pub mod wire;
 pub mod xenbus;
 
-pub use client::{Client, Error, Polled, Stats, Wait, WatchEvent};
+pub use client::{Client, Error, Op, Polled, Stats, Wait, WatchEvent};
 pub use events::{MAX_PENDING_PER_WATCH, MAX_WATCHES};
 pub use wire::{Access, Errno, Perm};

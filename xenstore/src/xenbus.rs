@@ -11,7 +11,7 @@ use xenabi::hal::SharedMem;
 
 use xenabi::xs_wire as xs;
 
-use crate::client::{nul, Budget, Client, Error, Result, Wait};
+use crate::client::{entries, nul, text, Budget, Client, Error, Op, Result, Wait, MAX_BATCH};
 use crate::wire::{Errno, Kind};
 
 /// Longest MAC text taken from a device: `00:16:3e:00:00:02`.
@@ -104,45 +104,89 @@ pub fn read_state<M: SharedMem, W: Wait>(c: &mut Client<M, W>, path: &str) -> Re
 
 /// The devices of one kind (`vif`, `vbd`, ...) the toolstack gave us.
 pub fn enumerate<M: SharedMem, W: Wait>(c: &mut Client<M, W>, kind: &str) -> Result<Vec<Device>> {
-    let ids = match c.directory(&format!("device/{}", kind)) {
+    let dir = format!("device/{}", kind);
+    let listed = c
+        .batch(&[Op::Directory(&dir)])?
+        .pop()
+        .unwrap_or(Err(Error::Timeout));
+    let ids = device_ids(kind, listed)?;
+    read_devices(c, &ids)
+}
+
+/// `device/KIND`'s entries from its Directory answer (none when it is
+/// missing), as (kind, id) for `read_devices`; anything but a device id
+/// is an error.
+pub fn device_ids<'k>(kind: &'k str, listed: Result<Vec<u8>>) -> Result<Vec<(&'k str, String)>> {
+    let ids = match listed.and_then(|v| entries(&v)) {
         Ok(ids) => ids,
         Err(Error::Xs(Errno::ENOENT)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    match ids.iter().find(|id| !is_device_id(id)) {
+        Some(_) => Err(bad(format!("device/{}", kind), "entry is not a device id")),
+        None => Ok(ids.into_iter().map(|id| (kind, id)).collect()),
+    }
+}
+
+/// Each device's backend, backend-id and mac (kinds may be mixed): the
+/// nodes of five devices per round trip.
+pub fn read_devices<M: SharedMem, W: Wait>(
+    c: &mut Client<M, W>,
+    ids: &[(&str, String)],
+) -> Result<Vec<Device>> {
+    const NODES: [&str; 3] = ["backend", "backend-id", "mac"];
     let mut out = Vec::new();
-    for id in ids {
-        if !is_device_id(&id) {
-            return Err(bad(format!("device/{}", kind), "entry is not a device id"));
+    for chunk in ids.chunks(MAX_BATCH / NODES.len()) {
+        let paths: Vec<String> = chunk
+            .iter()
+            .flat_map(|(kind, id)| {
+                NODES
+                    .iter()
+                    .map(move |n| format!("device/{}/{}/{}", kind, id, n))
+            })
+            .collect();
+        let ops: Vec<Op> = paths.iter().map(|p| Op::Read(p)).collect();
+        let mut got = c.batch(&ops)?.into_iter().map(|r| r.and_then(text));
+        for (kind, id) in chunk {
+            let mut next = || got.next().unwrap_or(Err(Error::Timeout));
+            let (backend, backend_id, mac) = (next(), next(), next());
+            out.push(device(
+                format!("device/{}/{}", kind, id),
+                backend,
+                backend_id,
+                mac,
+            )?);
         }
-        let path = format!("device/{}/{}", kind, id);
-        let node = |key: &str| format!("{}/{}", path, key);
-        // the three in one round trip
-        let nodes = [node("backend"), node("backend-id"), node("mac")];
-        let mut got = c
-            .read_strings(&[&nodes[0], &nodes[1], &nodes[2]])?
-            .into_iter();
-        let mut next = || got.next().unwrap_or(Err(Error::Timeout));
-        let (backend, backend_id, mac) = (next(), next(), next());
-        let backend = backend?;
-        if !is_abs_path(&backend) {
-            return Err(bad(node("backend"), "not an absolute path"));
-        }
-        let backend_id =
-            parse_domid(&backend_id?).ok_or_else(|| bad(node("backend-id"), "not a domain id"))?;
-        let mac = match mac {
-            Ok(m) if m.len() > MAC_TEXT_MAX => return Err(bad(node("mac"), "over 17 bytes")),
-            Ok(m) => Some(m),
-            Err(Error::Xs(Errno::ENOENT)) => None,
-            Err(e) => return Err(e),
-        };
-        out.push(Device {
-            path,
-            backend,
-            backend_id,
-            mac,
-        });
     }
     Ok(out)
+}
+
+/// A device from its three nodes' answers, each checked.
+fn device(
+    path: String,
+    backend: Result<String>,
+    backend_id: Result<String>,
+    mac: Result<String>,
+) -> Result<Device> {
+    let node = |key: &str| format!("{}/{}", path, key);
+    let backend = backend?;
+    if !is_abs_path(&backend) {
+        return Err(bad(node("backend"), "not an absolute path"));
+    }
+    let backend_id =
+        parse_domid(&backend_id?).ok_or_else(|| bad(node("backend-id"), "not a domain id"))?;
+    let mac = match mac {
+        Ok(m) if m.len() > MAC_TEXT_MAX => return Err(bad(node("mac"), "over 17 bytes")),
+        Ok(m) => Some(m),
+        Err(Error::Xs(Errno::ENOENT)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Device {
+        path,
+        backend,
+        backend_id,
+        mac,
+    })
 }
 
 /// A backend's state node, with "gone" (the node or the whole backend
@@ -151,7 +195,12 @@ pub fn read_backend<M: SharedMem, W: Wait>(
     c: &mut Client<M, W>,
     backend: &str,
 ) -> Result<Option<State>> {
-    match c.read_string(&format!("{}/state", backend)) {
+    backend_state(c.read(&format!("{}/state", backend)))
+}
+
+/// A backend state node's Read answer as `read_backend` says it.
+fn backend_state(answer: Result<Vec<u8>>) -> Result<Option<State>> {
+    match answer.and_then(text) {
         Ok(s) => Ok(Some(State::from_str(&s).unwrap_or(State::Unknown))),
         Err(Error::Xs(Errno::ENOENT)) => Ok(None),
         Err(e) => Err(e),
@@ -247,6 +296,18 @@ impl Frontend {
         c: &mut Client<M, W>,
         to: State,
     ) -> core::result::Result<(), FrontendError> {
+        self.switch_with(c, to, &[])
+    }
+
+    /// `switch`, with `writes` (a device's ring and feature keys) committed
+    /// in the same transaction: the backend sees them with the state, and
+    /// the whole costs one batch besides the transaction's start and end.
+    pub fn switch_with<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+        to: State,
+        writes: &[(&str, &[u8])],
+    ) -> core::result::Result<(), FrontendError> {
         if !Self::allowed(self.state, to) {
             return Err(FrontendError::BadTransition {
                 from: self.state,
@@ -259,11 +320,27 @@ impl Frontend {
         // the read and the write in one round trip: if the node was gone,
         // the write (which would have made it again) is aborted with the
         // transaction
+        let extra: Vec<Vec<u8>> = writes
+            .iter()
+            .map(|(path, value)| {
+                let mut p = nul(path);
+                p.extend_from_slice(value);
+                p
+            })
+            .collect();
         let r = c.transaction(|c, tx| {
-            let got = c.requests(&[(Kind::Read, tx, &nul(&node)), (Kind::Write, tx, &write)])?;
-            let mut got = got.into_iter();
-            got.next().unwrap_or(Err(Error::Timeout))?;
-            got.next().unwrap_or(Err(Error::Timeout)).map(|_| ())
+            let mut reqs = Vec::with_capacity(extra.len() + 2);
+            reqs.push((Kind::Read, tx, nul(&node)));
+            reqs.extend(extra.iter().map(|p| (Kind::Write, tx, p.clone())));
+            reqs.push((Kind::Write, tx, write.clone()));
+            let reqs: Vec<(Kind, u32, &[u8])> = reqs
+                .iter()
+                .map(|(k, t, p)| (*k, *t, p.as_slice()))
+                .collect();
+            // the read's failure (our node is gone) first, then any write's
+            c.requests(&reqs)?
+                .into_iter()
+                .try_for_each(|r| r.map(|_| ()))
         });
         match r {
             Ok(()) => {
@@ -277,11 +354,26 @@ impl Frontend {
 
     /// Start watching the backend's state (idempotent).
     pub fn watch_backend<M: SharedMem, W: Wait>(&mut self, c: &mut Client<M, W>) -> Result<()> {
-        if !self.watching {
-            c.watch(&format!("{}/state", self.dev.backend), &self.token)?;
-            self.watching = true;
+        self.watch_and_read(c).map(|_| ())
+    }
+
+    /// `watch_backend`; when the watch is new, the state is read in the same
+    /// round trip (after the watch: a later change brings an event) and
+    /// returned.
+    fn watch_and_read<M: SharedMem, W: Wait>(
+        &mut self,
+        c: &mut Client<M, W>,
+    ) -> Result<Option<Option<State>>> {
+        if self.watching {
+            return Ok(None);
         }
-        Ok(())
+        let node = format!("{}/state", self.dev.backend);
+        let mut got = c
+            .batch(&[Op::Watch(&node, &self.token), Op::Read(&node)])?
+            .into_iter();
+        got.next().unwrap_or(Err(Error::Timeout))?;
+        self.watching = true;
+        backend_state(got.next().unwrap_or(Err(Error::Timeout))).map(Some)
     }
 
     pub fn unwatch_backend<M: SharedMem, W: Wait>(&mut self, c: &mut Client<M, W>) -> Result<()> {
@@ -326,14 +418,27 @@ impl Frontend {
         let mut budget = Budget::new(deadline_ns);
         let mut last = State::Unknown;
         let r = c.within(deadline_ns, |c| {
-            self.watch_backend(c)?;
+            let mut first = self.watch_and_read(c)?;
             loop {
-                // read after any events (and once at the start): however
-                // many came, the node's value is the truth
-                self.drain_events(c)?;
-                last = read_backend(c, &self.dev.backend)?.ok_or(FrontendError::BackendGone)?;
+                // read after any events (and once at the start, with the
+                // watch when it is new): however many came, the node's
+                // value is the truth
+                let with_watch = first.take();
+                let now = match with_watch {
+                    Some(s) => s,
+                    None => {
+                        self.drain_events(c)?;
+                        read_backend(c, &self.dev.backend)?
+                    }
+                };
+                last = now.ok_or(FrontendError::BackendGone)?;
                 if accept(last) {
                     return Ok(last);
+                }
+                if with_watch.is_some() {
+                    // events since that read (the watch's first, at least)
+                    // are drained and the node read again before any wait
+                    continue;
                 }
                 if budget.spent(c.waiter().now_ns())
                     || c.wait_event_for(&self.token, deadline_ns)?.is_none()
@@ -400,12 +505,20 @@ pub enum Request {
 /// Tell the toolstack which requests we honour (we have no suspend), and
 /// watch for them.
 pub fn control_init<M: SharedMem, W: Wait>(c: &mut Client<M, W>) -> Result<()> {
-    c.write_all(&[
-        ("control/feature-poweroff", b"1"),
-        ("control/feature-reboot", b"1"),
-        ("control/feature-suspend", b"0"),
-    ])?;
-    c.watch(SHUTDOWN_NODE, SHUTDOWN_TOKEN)
+    for r in c.batch(&control_ops())? {
+        r?;
+    }
+    Ok(())
+}
+
+/// `control_init`'s requests, for a caller's own batch.
+pub fn control_ops() -> [Op<'static>; 4] {
+    [
+        Op::Write("control/feature-poweroff", b"1"),
+        Op::Write("control/feature-reboot", b"1"),
+        Op::Write("control/feature-suspend", b"0"),
+        Op::Watch(SHUTDOWN_NODE, SHUTDOWN_TOKEN),
+    ]
 }
 
 /// Read and acknowledge (clear) a shutdown request, if there is one.

@@ -14,7 +14,7 @@ use xenabi::xs_wire as xs;
 use xensim::xenstored::Xenstored;
 use xenstore::wire::Kind;
 use xenstore::xenbus::{self, Frontend, FrontendError, Request, State};
-use xenstore::{Access, Errno, Error, Perm};
+use xenstore::{Access, Errno, Error, Op, Perm};
 
 #[test]
 fn read_write_directory_rm() {
@@ -781,4 +781,138 @@ fn a_state_switch_is_three_round_trips_and_no_shutdown_request_is_one_read() {
     let r0 = c.stats.requests;
     assert_eq!(xenbus::take_request(&mut c).unwrap(), None);
     assert_eq!(c.stats.requests - r0, 1, "a plain read, no transaction");
+}
+
+#[test]
+fn a_batch_of_kinds_with_watches_is_one_round_trip() {
+    let (mut c, xsd, _) = setup();
+    vif(&xsd);
+    let w0 = c.waiter().wakeups;
+    let got = c
+        .batch(&[
+            Op::Write("data/a", b"1"),
+            Op::Watch("data/a", "tok-a"),
+            Op::Read("data/a"),
+            Op::Directory("device/vif"),
+            Op::Read("data/nope"),
+        ])
+        .unwrap();
+    assert_eq!(c.waiter().wakeups - w0, 1, "one round trip for five kinds");
+    assert!(got[0].is_ok() && got[1].is_ok(), "{:?}", got);
+    assert_eq!(got[2].as_deref(), Ok(&b"1"[..]));
+    assert_eq!(
+        xenstore::client::entries(got[3].as_ref().unwrap()).unwrap(),
+        vec!["0"]
+    );
+    assert_eq!(got[4], Err(Error::Xs(Errno::ENOENT)));
+    // the watch is registered: its first event and a later write's arrive
+    assert!(c.wait_event_for("tok-a", u64::MAX).unwrap().is_some());
+    xsd.borrow_mut().tool_write("/local/domain/1/data/a", b"2");
+    assert!(c.wait_event_for("tok-a", u64::MAX).unwrap().is_some());
+    // a watch the daemon refuses (EINVAL: no such path) is forgotten
+    // again, and the token is free for another watch
+    let got = c
+        .batch(&[Op::Watch("data//x", "tok-s"), Op::Read("data/a")])
+        .unwrap();
+    assert_eq!(got[0], Err(Error::Xs(Errno::EINVAL)));
+    assert_eq!(got[1].as_deref(), Ok(&b"2"[..]));
+    assert!(
+        c.watch("data/b", "tok-s").is_ok(),
+        "the token is free again"
+    );
+}
+
+#[test]
+fn devices_of_two_kinds_are_read_in_one_round_trip() {
+    let (mut c, xsd, _) = setup();
+    vif(&xsd);
+    {
+        let mut x = xsd.borrow_mut();
+        for k in ["backend", "backend-id"] {
+            let v: &[u8] = if k == "backend" {
+                b"/local/domain/0/backend/vbd/1/51728"
+            } else {
+                b"0"
+            };
+            x.tool_write(&format!("/local/domain/1/device/vbd/51728/{}", k), v);
+        }
+    }
+    let got = c
+        .batch(&[
+            Op::Directory("device/vif"),
+            Op::Directory("device/vbd"),
+            Op::Directory("device/9pfs"),
+        ])
+        .unwrap()
+        .into_iter();
+    let mut ids = Vec::new();
+    for (kind, listed) in ["vif", "vbd", "9pfs"].into_iter().zip(got) {
+        ids.extend(xenbus::device_ids(kind, listed).unwrap());
+    }
+    assert_eq!(ids.len(), 2, "no 9pfs directory: none of them");
+    let w0 = c.waiter().wakeups;
+    let devs = xenbus::read_devices(&mut c, &ids).unwrap();
+    assert_eq!(c.waiter().wakeups - w0, 1);
+    assert_eq!(devs[0].path, "device/vif/0");
+    assert_eq!(devs[1].path, "device/vbd/51728");
+    assert_eq!(devs[1].backend, "/local/domain/0/backend/vbd/1/51728");
+    assert_eq!(devs[1].mac, None);
+    // an entry that is no device id is refused, as `enumerate` does
+    assert!(xenbus::device_ids("vif", Ok(b"0\0../x\0".to_vec())).is_err());
+}
+
+#[test]
+fn keys_and_a_state_switch_commit_together_and_a_new_watch_reads_at_once() {
+    let (mut c, xsd, _) = setup();
+    let mut f = Frontend::new(vif(&xsd));
+    f.switch(&mut c, State::Initialising).unwrap();
+    xsd.borrow_mut()
+        .tool_write("/local/domain/0/backend/vif/1/0/state", b"2");
+    // the backend's state is watched and read in one round trip, and a
+    // state that is already right ends the wait there
+    let w0 = c.waiter().wakeups;
+    let s = f
+        .wait_backend(&mut c, u64::MAX, |s| s == State::InitWait)
+        .unwrap();
+    assert_eq!(s, State::InitWait);
+    assert_eq!(c.waiter().wakeups - w0, 1);
+    // ring keys and Connected: the transaction's start, one batch, the commit
+    let w0 = c.waiter().wakeups;
+    f.switch_with(
+        &mut c,
+        State::Connected,
+        &[
+            ("device/vif/0/tx-ring-ref", b"8"),
+            ("device/vif/0/rx-ring-ref", b"9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.waiter().wakeups - w0, 3);
+    let x = xsd.borrow();
+    assert_eq!(
+        x.tool_read("/local/domain/1/device/vif/0/state").as_deref(),
+        Some(&b"4"[..])
+    );
+    assert_eq!(
+        x.tool_read("/local/domain/1/device/vif/0/rx-ring-ref")
+            .as_deref(),
+        Some(&b"9"[..])
+    );
+    drop(x);
+    // a removed device is not brought back, keys included
+    xsd.borrow_mut().tool_rm("/local/domain/1/device/vif/0");
+    let mut g = Frontend::new(f.dev.clone());
+    assert_eq!(
+        g.switch_with(
+            &mut c,
+            State::Initialising,
+            &[("device/vif/0/tx-ring-ref", b"8")]
+        ),
+        Err(FrontendError::DeviceGone)
+    );
+    assert_eq!(
+        xsd.borrow()
+            .tool_read("/local/domain/1/device/vif/0/tx-ring-ref"),
+        None
+    );
 }

@@ -246,7 +246,7 @@ impl World {
         clock.advance(MS);
         let xen_ns = clock.now_ns();
         clock.advance(MS);
-        runtime::announce(&mut host, &mut xen).expect("announce");
+        let found = runtime::announce(&mut host, &mut xen).expect("announce");
         let app = Appliance::new(
             host,
             xen,
@@ -255,6 +255,7 @@ impl World {
                 entry_ns: boot,
                 xen_ns,
             },
+            found,
         );
         let mut peer = Peer::new(nb.clone(), clock.now_ns());
         peer.serve_http(Box::new(imds_v2));
