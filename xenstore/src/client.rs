@@ -482,14 +482,7 @@ impl<M: SharedMem, W: Wait> Client<M, W> {
 
     pub fn write_all_tx(&mut self, tx: u32, nodes: &[(&str, &[u8])]) -> Result<()> {
         for chunk in nodes.chunks(MAX_BATCH) {
-            let payloads: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|(path, value)| {
-                    let mut p = nul(path);
-                    p.extend_from_slice(value);
-                    p
-                })
-                .collect();
+            let payloads: Vec<Vec<u8>> = chunk.iter().map(|(p, v)| write_payload(p, v)).collect();
             for r in self.requests(&same_kind(Kind::Write, tx, &payloads))? {
                 r?;
             }
@@ -750,11 +743,7 @@ impl Op<'_> {
     fn encode(&self) -> (Kind, Vec<u8>) {
         match *self {
             Op::Read(path) => (Kind::Read, nul(path)),
-            Op::Write(path, value) => {
-                let mut p = nul(path);
-                p.extend_from_slice(value);
-                (Kind::Write, p)
-            }
+            Op::Write(path, value) => (Kind::Write, write_payload(path, value)),
             Op::Directory(path) => (Kind::Directory, nul(path)),
             Op::Watch(path, token) => (Kind::Watch, path_and_token(path, token)),
         }
@@ -771,6 +760,13 @@ pub fn entries(v: &[u8]) -> Result<Vec<String>> {
                 .map_err(|_| Error::Protocol(String::from("directory entry not UTF-8")))
         })
         .collect()
+}
+
+/// A Write request's payload: the path, NUL, the value.
+pub(crate) fn write_payload(path: &str, value: &[u8]) -> Vec<u8> {
+    let mut p = nul(path);
+    p.extend_from_slice(value);
+    p
 }
 
 pub(crate) fn nul(s: &str) -> Vec<u8> {

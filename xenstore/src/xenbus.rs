@@ -11,7 +11,9 @@ use xenabi::hal::SharedMem;
 
 use xenabi::xs_wire as xs;
 
-use crate::client::{entries, nul, text, Budget, Client, Error, Op, Result, Wait, MAX_BATCH};
+use crate::client::{
+    entries, nul, text, write_payload, Budget, Client, Error, Op, Result, Wait, MAX_BATCH,
+};
 use crate::wire::{Errno, Kind};
 
 /// Longest MAC text taken from a device: `00:16:3e:00:00:02`.
@@ -315,19 +317,11 @@ impl Frontend {
             });
         }
         let node = format!("{}/state", self.dev.path);
-        let mut write = nul(&node);
-        write.extend_from_slice(format!("{}", to as u8).as_bytes());
+        let write = write_payload(&node, format!("{}", to as u8).as_bytes());
         // the read and the write in one round trip: if the node was gone,
         // the write (which would have made it again) is aborted with the
         // transaction
-        let extra: Vec<Vec<u8>> = writes
-            .iter()
-            .map(|(path, value)| {
-                let mut p = nul(path);
-                p.extend_from_slice(value);
-                p
-            })
-            .collect();
+        let extra: Vec<Vec<u8>> = writes.iter().map(|(p, v)| write_payload(p, v)).collect();
         let r = c.transaction(|c, tx| {
             let mut reqs = Vec::with_capacity(extra.len() + 2);
             reqs.push((Kind::Read, tx, nul(&node)));
