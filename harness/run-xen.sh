@@ -88,7 +88,7 @@ XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 set +e
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$MEMORY" -smp 2 \
+timeout "$TIMEOUT" qemu-system-x86_64 -accel "${HARNESS_ACCEL:-tcg}" -cpu "${HARNESS_CPU:-max}" -m "$MEMORY" -smp 2 \
     -nographic -no-reboot -display none \
     -monitor "unix:$OUT/monitor.sock,server=on,wait=off" \
     -chardev "socket,id=com1,path=$OUT/serial.sock,server=on,wait=off,logfile=$OUT/serial.raw" \

@@ -61,78 +61,6 @@ host_mem() {
         "xl_procs=${6#* } xl_rss_kib=${6% *}"
 }
 
-# first_words FILE FROM: the first word of FILE's lines FROM.. (1-based)
-first_words() { tail -n +"$2" "$1" | cut -d' ' -f1; }
-
-# watch_keys T0: (background) every 0.2 s, the fleet's consoles that now
-# hold the ssh-key: line, as "NAME MS" (from T0) in $F.keyed; ends once
-# creation is over and every guest keyed, or WAIT_S after creation ended
-watch_keys() {
-    local t0=$1 seen=0 total pending="" hit f now end="" name
-    while :; do
-        total=$(wc -l <$F.names)
-        if [ "$total" -gt "$seen" ]; then
-            for name in $(first_words $F.names $((seen + 1)) | head -n $((total - seen))); do
-                pending="$pending $(guest_log "$name")"
-            done
-            seen=$total
-        fi
-        if [ -n "$pending" ]; then
-            # shellcheck disable=SC2086
-            hit=$(grep -l '^ssh-key: ' $pending 2>/dev/null)
-            now=$(($(uptime_ms) - t0))
-            for f in $hit; do
-                name=${f##*/guest-}
-                echo "${name%.log} $now" >>$F.keyed
-                pending=$(echo " $pending " | sed "s| $f | |")
-            done
-            # shellcheck disable=SC2086
-            pending=$(echo $pending)
-        fi
-        if [ -e $F.created ]; then
-            [ -n "$end" ] || end=$(($(uptime_ms) + WAIT_S * 1000))
-            [ -n "$pending" ] && [ "$(uptime_ms)" -lt "$end" ] || break
-        fi
-        sleep 0.2
-    done
-    touch $F.keys-done
-}
-
-# probe_ssh T0: (background) `ssh admin@IP status` to each keyed guest until
-# one succeeds, round robin, as "NAME MS TRIES" in $F.ssh; ends when every
-# keyed guest answered and the key watch is over, or WAIT_S after creation
-probe_ssh() {
-    local t0=$1 seen=0 total pending="" left name ip tries end=""
-    while :; do
-        total=$(wc -l <$F.keyed)
-        if [ "$total" -gt "$seen" ]; then
-            for name in $(first_words $F.keyed $((seen + 1)) | head -n $((total - seen))); do
-                pending="$pending $name:0"
-            done
-            seen=$total
-        fi
-        left=""
-        for name in $pending; do
-            tries=$((${name#*:} + 1))
-            name=${name%:*}
-            ip=$(lease_ip "$name")
-            if [ -n "$ip" ] && ssh_status "$ip"; then
-                echo "$name $(($(uptime_ms) - t0)) $tries" >>$F.ssh
-            else
-                left="$left $name:$tries"
-            fi
-        done
-        pending=$left
-        if [ -e $F.created ]; then
-            [ -n "$end" ] || end=$(($(uptime_ms) + WAIT_S * 1000))
-            [ "$(uptime_ms)" -lt "$end" ] || break
-            [ -n "$pending" ] || [ ! -e $F.keys-done ] || [ "$(wc -l <$F.keyed)" -gt "$seen" ] || break
-        fi
-        sleep 0.2
-    done
-    touch $F.ssh-done
-}
-
 # fleet KIND MEM WANT TAG [max]: create up to WANT guests back to back
 # ("max": as many as fit), then wait for their keys and SSH; one
 # kind=density-guest record per guest and a kind=density-fleet summary; the
@@ -140,28 +68,30 @@ probe_ssh() {
 fleet() {
     local kind=$1 mem=$2 want=$3 tag=$4 max=${5:-} t0 k=0 stop=all-created s name why faults=0 keyed sshd
     local retried=0 created_ok
-    rm -f $F.*
-    : >$F.names
-    : >$F.keyed
-    : >$F.ssh
+    rm -rf $F
+    mkdir -p $F
+    : >$F/names
     xl dmesg -c >/dev/null 2>&1
     host_mem before "$tag"
     t0=$(uptime_ms)
-    watch_keys "$t0" &
-    probe_ssh "$t0" &
+    # every guest's key and first SSH, in one process (fleetwatch.py)
+    # shellcheck disable=SC2086
+    python3 /payload/fleetwatch.py $F "$t0" "$WAIT_S" timeout 20 ssh $SSH_OPTS -i /tmp/key 'admin@{ip}' status &
+    watcher=$!
     while [ $k -lt "$want" ]; do
         name=$tag-$((k + 1))
         cfg "$kind" "$name" "$mem"
         rm -f "$(guest_log "$name")"
         s=$(uptime_ms)
-        if ! xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1; then
+        # bounded: this nested-TCG dom0 has had processes hang (see README)
+        if ! timeout 300 xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1; then
             # once more after a pause, as an operator would: a create that
             # fails while the one before still settles is no full host
             cat -v "/tmp/$name.xl.log" | tail -20 | sed "s/^/[xl create $name] /"
             xl destroy "$name" >/dev/null 2>&1
             sleep 5
             retried=$((retried + 1))
-            xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1 && created_ok=1 || created_ok=0
+            timeout 300 xl create "/tmp/$name.cfg" >"/tmp/$name.xl.log" 2>&1 && created_ok=1 || created_ok=0
         else
             created_ok=1
         fi
@@ -175,7 +105,7 @@ fleet() {
             break
         fi
         k=$((k + 1))
-        echo "$name $(($(uptime_ms) - s)) $((s - t0))" >>$F.names
+        echo "$name $(($(uptime_ms) - s)) $((s - t0))" >>$F/names
         [ $(($(uptime_ms) - t0)) -lt $((CREATE_S * 1000)) ] || { stop=creation-budget; break; }
         # dom0 pays for every guest too (its xl process, the vif, xenstored):
         # stop before its OOM killer picks xenstored
@@ -184,13 +114,14 @@ fleet() {
     done
     [ "$k" -lt "$want" ] || [ -z "$max" ] || stop=cap
     created_ms=$(($(uptime_ms) - t0))
-    touch $F.created
-    while [ ! -e $F.keys-done ] || [ ! -e $F.ssh-done ]; do sleep 1; done
+    touch $F/created
+    while [ ! -e $F/done ] && kill -0 $watcher 2>/dev/null; do sleep 1; done
+    [ -e $F/done ] || bench "kind=density-watcher-died fleet=$tag"
     host_mem after "$tag"
     # one record per guest; faults and guests without a key get their console
     while read -r name create_ms start_ms; do
-        key=$(awk -v n="$name" '$1 == n { print $2 }' $F.keyed)
-        ssh=$(awk -v n="$name" '$1 == n { print $2 " " $3 }' $F.ssh)
+        key=$(awk -v n="$name" '$1 == n { print $2 }' $F/keyed)
+        ssh=$(awk -v n="$name" '$1 == n { print $2 " " $3 }' $F/ssh)
         [ -n "$ssh" ] || ssh="- -"
         fault=0
         grep -q '^trap: ' "$(guest_log "$name")" 2>/dev/null && fault=1
@@ -201,11 +132,11 @@ fleet() {
         elif [ "$name" != "$tag-1" ]; then
             rm -f "$(guest_log "$name")"
         fi
-    done <$F.names
+    done <$F/names
     triple=$(xl dmesg 2>/dev/null | grep -c 'Triple fault')
     [ "$triple" = 0 ] || xl dmesg | grep -B2 -A8 'Triple fault' | sed "s/^/[xl dmesg $tag] /"
-    keyed=$(wc -l <$F.keyed)
-    sshd=$(wc -l <$F.ssh)
+    keyed=$(wc -l <$F/keyed)
+    sshd=$(wc -l <$F/ssh)
     bench "kind=density-fleet fleet=$tag guest=$kind memory_mib=$mem max=$([ -n "$max" ] && echo 1 || echo 0) want=$want created=$k keyed=$keyed ssh_ready=$sshd stop=$stop create_all_ms=$created_ms create_retries=$retried faults=$faults triple_faults=$triple"
     [ "$faults" = 0 ] && [ "$triple" = 0 ] || check_fail "[$tag] $faults guests trapped, $triple triple faults"
     FLEET_CREATED=$k FLEET_KEYED=$keyed FLEET_SSH=$sshd
@@ -222,7 +153,7 @@ fleet() {
         pids="$pids $!"
         n=$((n + 1))
         [ $((n % 8)) -ne 0 ] || { wait $pids; pids=""; }
-    done <$F.names
+    done <$F/names
     wait $pids
     n=0
     while [ "$(xl list | wc -l)" -gt 2 ] && [ $n -lt 120 ]; do sleep 1; n=$((n + 1)); done
