@@ -375,11 +375,27 @@ pub fn announce<P: Platform>(host: &mut P, xen: &mut Xen<P>) -> Result<Found, xe
         "xenstore: connected domid={} control=poweroff,reboot",
         report::quoted(home.as_deref().unwrap_or(""))
     ));
-    let mut ids = xenbus::device_ids("vif", next())?;
-    ids.extend(xenbus::device_ids("vbd", next())?);
-    let (vifs, vbds) = xenbus::read_devices(&mut xen.store, &ids)?
-        .into_iter()
-        .partition::<alloc::vec::Vec<_>, _>(|d| d.path.starts_with("device/vif/"));
+    // a device directory that cannot be read is said and left to the
+    // vif's own look (its watch is set) and to no seed: never the boot's end
+    let (vif_dir, vbd_dir) = (next(), next());
+    let listed = xenbus::device_ids("vif", vif_dir)
+        .and_then(|mut ids| {
+            ids.extend(xenbus::device_ids("vbd", vbd_dir)?);
+            Ok(ids)
+        })
+        .and_then(|ids| xenbus::read_devices(&mut xen.store, &ids));
+    let (vifs, vbds) = match listed {
+        Ok(devs) => devs
+            .into_iter()
+            .partition::<alloc::vec::Vec<_>, _>(|d| d.path.starts_with("device/vif/")),
+        Err(e) => {
+            host.console(&format!(
+                "xenstore: error reason={}",
+                report::quoted(&format!("devices: {}", e))
+            ));
+            Default::default()
+        }
+    };
     for d in &vifs {
         host.console(&format!(
             "xenstore: device {} backend={} backend-id={} mac={}",

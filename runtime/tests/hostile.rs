@@ -461,3 +461,21 @@ fn a_vanished_server_lets_the_lease_expire_and_a_new_address_brings_ssh_back() {
         w.dump()
     );
 }
+
+#[test]
+fn device_directories_the_toolstack_garbled_cost_the_boot_nothing() {
+    // a vbd entry that is no device id: announce says so and goes on; the
+    // vif is then found by its own look
+    let mut w = World::with_store("", None, |x| {
+        x.tool_write("/local/domain/1/device/vbd/..", b"");
+    });
+    w.boot_to_ssh();
+    assert!(
+        w.has_line("xenstore: error reason=\"devices: "),
+        "{}",
+        w.dump()
+    );
+    assert!(w.has_line("netfront: connected "), "{}", w.dump());
+    assert!(w.has_line("ssh-key: "), "{}", w.dump());
+    assert!(!w.has_line("cloudinit: datasource=nocloud-disk"));
+}

@@ -187,6 +187,16 @@ impl World {
 
     /// With a block device (xvdb) holding `image`, as `disk = [...]` gives.
     pub fn with_disk(cmdline: &str, image: Option<Vec<u8>>) -> World {
+        World::with_store(cmdline, image, |_| {})
+    }
+
+    /// `with_disk`, with `prep` run on xenstored as the toolstack has made
+    /// it, before the appliance starts.
+    pub fn with_store(
+        cmdline: &str,
+        image: Option<Vec<u8>>,
+        prep: impl FnOnce(&mut Xenstored),
+    ) -> World {
         let opts: Options = options::parse(cmdline).expect("options");
         let clock = SimClock::new();
         clock.set(1_000 * S); // Xen system time is not 0 at boot
@@ -221,6 +231,7 @@ impl World {
             );
             b
         })));
+        prep(&mut xsd.borrow_mut());
         let wait = SimWait {
             xsd: xsd.clone(),
             nb: nb.clone(),
