@@ -186,10 +186,19 @@ bench_density() {
     for n in "${sessions[@]}"; do
         (
             if [ "$n" = linux ]; then export DENSITY_KINDS=linux; else export DENSITY_KINDS=app DENSITY_NS=$n; fi
+            # as many as fit: each create takes longer as the host fills
+            # (~2 s for the first, ~12 s at 130 guests: xl and oxenstored
+            # walk every domain), about 50 minutes for 230 appliances
+            local timeout=${BENCH_TIMEOUT:-4800}
+            if [ "$n" = max ]; then
+                export DENSITY_CREATE_S=${DENSITY_CREATE_S:-4200}
+                timeout=${BENCH_TIMEOUT:-6600}
+            fi
+            export HARNESS_STALL_S=${HARNESS_STALL_S:-120}
             bench_payload "$out"
             log "density: session $n"
             bash "$ROOT/harness/run-xen.sh" --guest "$ELF" --scenario "$ROOT/harness/scenarios/density.sh" \
-                --out "$out/xen-$n" --timeout "${BENCH_TIMEOUT:-4800}" --memory "${BENCH_DENSITY_QEMU_MIB:-2048}" \
+                --out "$out/xen-$n" --timeout "$timeout" --memory "${BENCH_DENSITY_QEMU_MIB:-2048}" \
                 --xen-append "dom0_mem=${d0}M,max:${d0}M" "${BENCH_ARGS[@]}"
         ) || rc=1
         cat "$out/xen-$n/harness.log" >>"$out/harness.log" 2>/dev/null || rc=1

@@ -3,8 +3,8 @@
 
     qemu-stall.py OUT_DIR
 
-run-xen.sh calls this once when nothing has reached the serial line for
-HARNESS_STALL_S seconds (a whole-host freeze was seen in density runs: one
+run-xen.sh calls this when nothing has reached the serial line for
+HARNESS_STALL_S seconds (again after as long a quiet, up to 5 times) (a whole-host freeze was seen in density runs: one
 QEMU vCPU thread at 100 %, the other idle, not a line from Xen, dom0 or any
 guest for 14 minutes). It asks QEMU's monitor (OUT_DIR/monitor.sock) for
 every vCPU's state and registers into OUT_DIR/stall-monitor.txt, then
@@ -12,8 +12,11 @@ switches Xen's serial console to Xen (Ctrl-A three times) on
 OUT_DIR/serial.sock, sends the debug keys d (each pCPU's registers and
 stack), q (domains and vCPUs), r (run queues), 0 (dom0's vCPU registers) and switches back,
 then dom0's magic SysRq l (running tasks) and w (blocked tasks); the
-answers land in serial.log. Nothing here changes the guest's state. Prints
-one summary line (the vCPUs' RIPs and halted flags).
+answers land in serial.log. Nothing here changes a guest's state, but the
+input wakes the host: a session found with every CPU idle and nothing
+happening for 4 minutes went on as soon as the keys arrived (a wakeup lost
+somewhere in the nested emulation). Prints one summary line (the vCPUs'
+RIPs and halted flags).
 """
 import os
 import re
@@ -23,7 +26,8 @@ import time
 
 MONITOR_CMDS = ["info status", "info cpus", "info registers -a", "info irq"]
 XEN_KEYS = b"dqr0"
-DOM0_SYSRQ = b"lw"
+# 9 first: the console's log level, else dom0 ("quiet") prints the headers only
+DOM0_SYSRQ = b"9lw"
 
 
 def talk(path, data, settle=2.0):
@@ -61,7 +65,7 @@ def main():
     except OSError as e:
         report.append("monitor: %s" % e)
     text = "\n".join(report)
-    with open(os.path.join(out, "stall-monitor.txt"), "w") as f:
+    with open(os.path.join(out, "stall-monitor.txt"), "a") as f:
         f.write(text)
     ser = os.path.join(out, "serial.sock")
     try:

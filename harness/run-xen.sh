@@ -106,10 +106,11 @@ patterns=("\\(XEN\\) ${ts}Xen version" "\\(XEN\\) ${ts}Freed [0-9]+kB init memor
     'HARNESS: .*event=dom0-ready' '^\(d[1-9][0-9]*\) ' 'HARNESS: .*result=')
 declare -A seen=()
 # A serial line quiet for HARNESS_STALL_S seconds (a whole-host freeze was
-# seen in density runs) gets one look inside: harness/qemu-stall.py (QEMU's
-# vCPU registers, Xen's debug keys into serial.log).
+# seen in density runs) gets a look inside, up to 5 times:
+# harness/qemu-stall.py (QEMU's vCPU registers, Xen's debug keys and dom0's
+# SysRq into serial.log; the input also wakes a host that lost a wakeup).
 STALL_S=${HARNESS_STALL_S:-240}
-last_size=-1 last_change=$SECONDS stalled=""
+last_size=-1 last_change=$SECONDS looks=0
 # Xen halts rather than exits when dom0 dies ('noreboot'), and may not power
 # the machine off: stop QEMU soon after the run is over either way.
 finished="" reason=""
@@ -131,9 +132,10 @@ while kill -0 "$qemu" 2>/dev/null; do
     size=$(stat -c %s "$OUT/serial.raw" 2>/dev/null || echo 0)
     if [ "$size" != "$last_size" ]; then
         last_size=$size last_change=$SECONDS
-    elif [ -z "$finished$stalled" ] && [ $((SECONDS - last_change)) -ge "$STALL_S" ]; then
-        stalled=$SECONDS
-        echo "run-xen: no serial output for ${STALL_S} s: $(python3 "$HARNESS/qemu-stall.py" "$OUT" 2>&1 | tail -1)"
+    elif [ -z "$finished" ] && [ $looks -lt 5 ] && [ $((SECONDS - last_change)) -ge "$STALL_S" ]; then
+        # (the look's own output on the serial line restarts the count)
+        looks=$((looks + 1)) last_change=$SECONDS
+        echo "run-xen: no serial output for ${STALL_S} s (look $looks): $(python3 "$HARNESS/qemu-stall.py" "$OUT" 2>&1 | tail -1)"
     fi
     if [ -n "$finished" ] && [ $((SECONDS - finished)) -ge 5 ]; then
         kill "$qemu" 2>/dev/null
