@@ -351,6 +351,15 @@ fn silent_connections_cannot_hold_ssh_past_the_login_grace() {
         "silent connections kept SSH:\n{}",
         w.dump()
     );
+    // each one's closing line says how long it held its slot: the grace
+    let closed = w
+        .line("ssh: closed from=10.0.0.1:43000 ")
+        .expect("the server said it closed the first silent connection");
+    let ms: u64 = closed
+        .rsplit_once(" ms=")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no ms= in {:?}", closed));
+    assert!((30_000..=32_000).contains(&ms), "{}", closed);
     drop(hs);
 }
 

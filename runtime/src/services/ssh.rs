@@ -47,6 +47,9 @@ struct Slot {
     handle: SocketHandle,
     conn: Option<Connection>,
     peer: String,
+    /// When the connection was established (its lines say ms since then:
+    /// how long a login takes as the appliance sees it).
+    connected_at: u64,
     /// When the socket left the listening state without a connection.
     handshake_since: Option<u64>,
     closing_since: Option<u64>,
@@ -171,8 +174,9 @@ impl Ssh {
             for s in &self.slots {
                 if s.conn.is_some() {
                     cx.say(&format!(
-                        "ssh: closed from={} reason=\"network went down\"",
-                        s.peer
+                        "ssh: closed from={} reason=\"network went down\" ms={}",
+                        s.peer,
+                        cx.host.now_ns().saturating_sub(s.connected_at) / 1_000_000
                     ));
                 }
             }
@@ -185,6 +189,7 @@ impl Ssh {
                 handle: listen_socket(net, port),
                 conn: None,
                 peer: String::new(),
+                connected_at: 0,
                 handshake_since: None,
                 closing_since: None,
             })
@@ -291,6 +296,7 @@ impl Ssh {
                         return Wake::IDLE.progressed();
                     }
                     slot.conn = Some(Connection::new(now, seed));
+                    slot.connected_at = now;
                     cx.say(&format!("ssh: connect from={} slot={}", slot.peer, i));
                 }
                 tcp::State::Listen => {
@@ -390,15 +396,17 @@ impl Ssh {
                 _ => break,
             }
         }
+        let ms = now.saturating_sub(slot.connected_at) / 1_000_000;
         for note in conn.notes() {
             let line = match note {
                 Note::Login { user, key } => {
                     self.logins += 1;
                     format!(
-                        "ssh: login user={} key={} from={}",
+                        "ssh: login user={} key={} from={} ms={}",
                         quoted(&user),
                         quoted(&key),
-                        slot.peer
+                        slot.peer,
+                        ms
                     )
                 }
                 Note::Refused { user, reason, key } => format!(
@@ -415,7 +423,12 @@ impl Ssh {
                     slot.peer
                 ),
                 Note::Closed { reason } => {
-                    format!("ssh: closed from={} reason={}", slot.peer, quoted(&reason))
+                    format!(
+                        "ssh: closed from={} reason={} ms={}",
+                        slot.peer,
+                        quoted(&reason),
+                        ms
+                    )
                 }
             };
             cx.say(&line);
