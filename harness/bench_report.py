@@ -74,7 +74,7 @@ def boot_summary(boots):
     ok = [r for r in boots if r.get("ok") == "1"]
     d = {"runs": len(boots), "failures": len(boots) - len(ok),
          "ssh_failures": sum(1 for r in ok if num(r.get("ssh_ms")) is None)}
-    for k in ("key_ms", "ssh_ms", "xl_create_ms", "first_output_ms", "guest_ms"):
+    for k in ("key_ms", "ssh_ms", "xl_create_ms", "first_output_ms", "guest_ms", "ssh_session_ms"):
         d[k] = stats(r.get(k) for r in ok)
     # xl create returns once the domain is unpaused: its end is the domain's start
     d["start_to_key_ms"] = stats(diffs(ok, "key_ms", "xl_create_ms"))
@@ -231,6 +231,8 @@ def table(s, sizes, baseline=None):
             bm(d, "ssh_ms"), bm(d, "ssh_failures") or 0), lambda d: med(bm(d, "ssh_ms")))
         row("  domain start → SSH-ready (median s)", lambda d: fmt_s(med(bm(d, "start_to_ssh_ms"))),
             lambda d: med(bm(d, "start_to_ssh_ms")))
+        row("  that first SSH session as the guest saw it: connected → closed (median ms)",
+            lambda d: cell(med(bm(d, "ssh_session_ms")), "%d"), only="-")
         for ours, theirs, what in PHASES:
             ph = lambda d: med((bm(d, "phases") or {}).get(theirs if d is l else ours))
             row("  own clock: %s (median ms)" % what, lambda d: cell(ph(d), "%d"), ph)

@@ -164,6 +164,16 @@ guest_ms() {
     esac
 }
 
+# ssh_session_ms NAME: the appliance's view of the first SSH session, from
+# the connection's establishment to its close (its `ssh: closed ... ms=`):
+# what of SSH-ready is the guest's, the rest is dom0's ssh client; "-" when
+# the guest logs none (the Linux guest's dropbear)
+ssh_session_ms() {
+    local v
+    v=$(tr -d '\r' <"$(guest_log "$1")" | sed -n 's/^ssh: closed .* ms=\([0-9]*\)$/\1/p' | head -1)
+    echo "${v:--}"
+}
+
 # phases NAME: the guest's `boot: phases` fields (ms by its own clock)
 phases() { tr -d '\r' <"$(guest_log "$1")" | sed -n 's/^boot: phases //p' | head -1; }
 

@@ -54,7 +54,7 @@ for mode in $DHCP_MODES; do
             else
                 ok=0
             fi
-            bench "kind=boot guest=$kind dhcp=$dhcp hotplug=$HOTPLUG run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS ssh_ms=$SSH_MS ssh_tries=$SSH_TRIES guest_ms=$(guest_ms $kind $name) phases=\"$(phases "$name")\""
+            bench "kind=boot guest=$kind dhcp=$dhcp hotplug=$HOTPLUG run=$i ok=$ok why=$WHY xl_create_ms=$XL_MS first_output_ms=$FIRST_MS key_ms=$KEY_MS ssh_ms=$SSH_MS ssh_tries=$SSH_TRIES ssh_session_ms=$(ssh_session_ms "$name") guest_ms=$(guest_ms $kind $name) phases=\"$(phases "$name")\""
             if [ $i -eq 1 ]; then
                 got=$(tr -d '\r' <"$(guest_log "$name")" | sed -n 's/^ssh-key: //p' | head -1)
                 check "[$kind] boots to the served key ($dhcp DHCP, $HOTPLUG)" [ "$got" = "$want_key" ]
