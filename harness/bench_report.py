@@ -313,7 +313,8 @@ def targets(s):
             if x is None or y is None or x == 0:
                 out.append("- %s, %s: not measured (target ≥ %dx)" % (what, how, want))
                 continue
-            out.append("- %s, %s: Linux %s s / appliance %s s = %.1fx (target ≥ %dx: %s)"
+            # two decimals: 4.95x is not met, and must not read as 5.0x
+            out.append("- %s, %s: Linux %s s / appliance %s s = %.2fx (target ≥ %dx: %s)"
                        % (what, how, fmt_s(y), fmt_s(x), y / x, want, "met" if y / x >= want else "not met"))
     return "\n".join(out)
 
