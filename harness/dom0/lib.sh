@@ -189,16 +189,18 @@ harness_watchdog() {
     harness_finish
 }
 
-# harness_reaper: (in the background) end the small text tools (awk, sed,
+# harness_reaper: (in the background) end the small tools (awk, sed, sleep,
 # grep, wc, ...) that have used more than 30 s of CPU: under guest churn
 # this nested-TCG dom0 has left them looping inside glibc's memset for
 # minutes, holding the whole scenario (README, "dom0 under guest churn").
 # None of them runs that long here otherwise. Each end is a HARNESS line.
 harness_reaper() {
     local pid comm t
-    while sleep 15; do
+    # (not `while sleep 15`: a reaped sleep of its own must not end it)
+    while :; do
+        sleep 15
         ps -eo pid=,comm=,times= 2>/dev/null | while read -r pid comm t; do
-            case "$comm" in awk | mawk | gawk | sed | grep | wc | cut | tr | head | tail | sort) ;; *) continue ;; esac
+            case "$comm" in awk | mawk | gawk | sed | grep | wc | cut | tr | head | tail | sort | cat | sleep) ;; *) continue ;; esac
             [ "${t:-0}" -gt 30 ] 2>/dev/null || continue
             kill -9 "$pid" 2>/dev/null && harness_log "event=reaped pid=$pid comm=$comm cpu_s=$t"
         done
