@@ -122,7 +122,6 @@ fleet() {
     # watcher's files and one `xl list`: forking awk, grep and `xl list` per
     # guest took ~6 s a guest with 233 up, and the session's deadline came
     # before the summary did.
-    # shellcheck disable=SC2086
     grep -l '^trap: ' "$CONSOLE_DIR/guest-$tag-"*.log 2>/dev/null | sed 's|.*/guest-||; s|\.log$||' >$F/faulted
     faults=$(wc -l <$F/faulted)
     triple=$(xl dmesg 2>/dev/null | grep -c 'Triple fault')

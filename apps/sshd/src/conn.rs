@@ -187,6 +187,11 @@ impl Connection {
         self.authenticated
     }
 
+    /// When the connection began (the `now` given to `new`).
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
     /// Strict key exchange was negotiated (the Terrapin fix).
     pub fn strict_kex(&self) -> bool {
         self.t.strict()

@@ -47,9 +47,6 @@ struct Slot {
     handle: SocketHandle,
     conn: Option<Connection>,
     peer: String,
-    /// When the connection was established (its lines say ms since then:
-    /// how long a login takes as the appliance sees it).
-    connected_at: u64,
     /// When the socket left the listening state without a connection.
     handshake_since: Option<u64>,
     closing_since: Option<u64>,
@@ -172,11 +169,11 @@ impl Ssh {
         }
         if self.generation.is_some() {
             for s in &self.slots {
-                if s.conn.is_some() {
+                if let Some(conn) = &s.conn {
                     cx.say(&format!(
                         "ssh: closed from={} reason=\"network went down\" ms={}",
                         s.peer,
-                        cx.host.now_ns().saturating_sub(s.connected_at) / 1_000_000
+                        cx.host.now_ns().saturating_sub(conn.started()) / 1_000_000
                     ));
                 }
             }
@@ -189,7 +186,6 @@ impl Ssh {
                 handle: listen_socket(net, port),
                 conn: None,
                 peer: String::new(),
-                connected_at: 0,
                 handshake_since: None,
                 closing_since: None,
             })
@@ -296,7 +292,6 @@ impl Ssh {
                         return Wake::IDLE.progressed();
                     }
                     slot.conn = Some(Connection::new(now, seed));
-                    slot.connected_at = now;
                     cx.say(&format!("ssh: connect from={} slot={}", slot.peer, i));
                 }
                 tcp::State::Listen => {
@@ -396,7 +391,9 @@ impl Ssh {
                 _ => break,
             }
         }
-        let ms = now.saturating_sub(slot.connected_at) / 1_000_000;
+        // the lines say ms since the connection was established: how long
+        // a login takes as the appliance sees it
+        let ms = now.saturating_sub(conn.started()) / 1_000_000;
         for note in conn.notes() {
             let line = match note {
                 Note::Login { user, key } => {
