@@ -416,7 +416,7 @@ impl Ssh {
                 Note::Command { user, line } => format!(
                     "ssh: command user={} line={} from={}",
                     quoted(&user),
-                    quoted(&format!("{}", line)),
+                    quoted(&line),
                     slot.peer
                 ),
                 Note::Closed { reason } => {
