@@ -49,14 +49,29 @@ esac
 # rss_of PROG: "KIB COUNT", the resident memory of PROG's processes
 rss_of() { ps -o rss= -C "$1" 2>/dev/null | awk '{ s += $1; n++ } END { printf "%d %d", s, n }'; }
 
+# meminfo_kib FIELD: sets KIB to dom0's /proc/meminfo FIELD (empty if
+# unread), in the shell itself: an `awk` a guest in the create loop was one
+# more process for this dom0 to run wrong (one looped until the reaper
+# killed it, and its empty answer read as dom0 out of memory at 34 of 64)
+meminfo_kib() {
+    local k v rest
+    KIB=
+    while read -r k v rest; do
+        [ "$k" != "$1:" ] || { KIB=$v; return 0; }
+    done </proc/meminfo
+}
+
 # host_mem PHASE FLEET: what Xen and dom0 have left, and what dom0's own
 # per-guest processes (xenstored, xenconsoled, one xl per domain) hold
 host_mem() {
+    local avail
     set -- "$1" "$2" "$(rss_of xenstored)" "$(rss_of oxenstored)" "$(rss_of xenconsoled)" "$(rss_of xl)"
+    meminfo_kib MemAvailable
+    avail=$KIB
+    meminfo_kib MemFree
     bench "kind=density-mem phase=$1 fleet=$2 domains=$(($(xl list | wc -l) - 2))" \
         "xen_free_mib=$(xl info | awk '/^free_memory/ { print $3 }')" \
-        "dom0_avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)" \
-        "dom0_free_kib=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)" \
+        "dom0_avail_kib=${avail:--} dom0_free_kib=${KIB:--}" \
         "xenstored_rss_kib=${3% *} oxenstored_rss_kib=${4% *} xenconsoled_rss_kib=${5% *}" \
         "xl_procs=${6#* } xl_rss_kib=${6% *}"
 }
@@ -109,8 +124,8 @@ fleet() {
         [ $(($(uptime_ms) - t0)) -lt $((CREATE_S * 1000)) ] || { stop=creation-budget; break; }
         # dom0 pays for every guest too (its xl process, the vif, xenstored):
         # stop before its OOM killer picks xenstored
-        [ "$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)" -ge "$DOM0_RESERVE" ] ||
-            { stop=dom0-memory; break; }
+        meminfo_kib MemAvailable
+        [ -z "$KIB" ] || [ $((KIB / 1024)) -ge "$DOM0_RESERVE" ] || { stop=dom0-memory; break; }
     done
     [ "$k" -lt "$want" ] || [ -z "$max" ] || stop=cap
     created_ms=$(($(uptime_ms) - t0))
