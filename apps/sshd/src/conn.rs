@@ -187,9 +187,10 @@ impl Connection {
         self.authenticated
     }
 
-    /// When the connection began (the `now` given to `new`).
-    pub fn started(&self) -> u64 {
-        self.started
+    /// Milliseconds from the connection's start (the `now` given to `new`)
+    /// to `now`: what its log lines say a login or a session took.
+    pub fn elapsed_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.started) / 1_000_000
     }
 
     /// Strict key exchange was negotiated (the Terrapin fix).

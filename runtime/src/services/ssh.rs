@@ -173,7 +173,7 @@ impl Ssh {
                     cx.say(&format!(
                         "ssh: closed from={} reason=\"network went down\" ms={}",
                         s.peer,
-                        cx.host.now_ns().saturating_sub(conn.started()) / 1_000_000
+                        conn.elapsed_ms(cx.host.now_ns())
                     ));
                 }
             }
@@ -393,7 +393,7 @@ impl Ssh {
         }
         // the lines say ms since the connection was established: how long
         // a login takes as the appliance sees it
-        let ms = now.saturating_sub(conn.started()) / 1_000_000;
+        let ms = conn.elapsed_ms(now);
         for note in conn.notes() {
             let line = match note {
                 Note::Login { user, key } => {
