@@ -190,6 +190,16 @@ fn xl_shutdown_is_heard_during_a_bulk_transfer() {
 fn vif_detach_and_reattach() {
     let mut w = World::new("");
     w.boot_to_ssh();
+    // an SSH client connected across the detach
+    let started = w.now();
+    let held = connect(&mut w, 22, 40001);
+    let mut got = Vec::new();
+    w.run_until(5 * S, |w| {
+        got.extend(recv_all(w, held));
+        got.starts_with(b"SSH-2.0-")
+    });
+    assert!(got.starts_with(b"SSH-2.0-"), "{}", w.dump());
+    w.run_until(S, |_| false);
     w.nb.borrow_mut().begin_close();
     let ok = w.run_until(30 * S, |w| w.has_line("netfront: closed "));
     assert!(ok, "{}", w.dump());
@@ -216,6 +226,18 @@ fn vif_detach_and_reattach() {
         .cloned()
         .unwrap();
     assert!(reconnect.ends_with(" reconnects=1"), "{}", reconnect);
+    // its session went with the old network, and its closing line says how
+    // long it was open: at least the second before the detach, at most
+    // everything since its connect
+    let closed = w
+        .line("ssh: closed from=10.0.0.1:40001 reason=\"network went down\" ms=")
+        .unwrap_or_else(|| panic!("no closing line for the held session:\n{}", w.dump()));
+    let ms: u64 = closed.rsplit_once(" ms=").unwrap().1.parse().unwrap();
+    assert!(
+        (1000..=(w.now() - started) / MS).contains(&ms),
+        "{}",
+        closed
+    );
     // SSH listens on the new network
     let h = connect(&mut w, 22, 40002);
     let mut got = Vec::new();
