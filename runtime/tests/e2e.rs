@@ -193,12 +193,7 @@ fn vif_detach_and_reattach() {
     // an SSH client connected across the detach
     let started = w.now();
     let held = connect(&mut w, 22, 40001);
-    let mut got = Vec::new();
-    w.run_until(5 * S, |w| {
-        got.extend(recv_all(w, held));
-        got.starts_with(b"SSH-2.0-")
-    });
-    assert!(got.starts_with(b"SSH-2.0-"), "{}", w.dump());
+    assert!(world::await_banner(&mut w, held, 5 * S), "{}", w.dump());
     w.run_until(S, |_| false);
     w.nb.borrow_mut().begin_close();
     let ok = w.run_until(30 * S, |w| w.has_line("netfront: closed "));
@@ -240,12 +235,7 @@ fn vif_detach_and_reattach() {
     );
     // SSH listens on the new network
     let h = connect(&mut w, 22, 40002);
-    let mut got = Vec::new();
-    w.run_until(5 * S, |w| {
-        got.extend(recv_all(w, h));
-        got.starts_with(b"SSH-2.0-")
-    });
-    assert!(got.starts_with(b"SSH-2.0-"), "{}", w.dump());
+    assert!(world::await_banner(&mut w, h, 5 * S), "{}", w.dump());
 }
 
 /// The stack asks for "now" forever (data to send, the TX ring full, the

@@ -401,8 +401,17 @@ pub fn ssh_banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool
     let remote = (smoltcp::wire::IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 22);
     s.connect(w.peer.iface.context(), remote, local).unwrap();
     let h = w.peer.sockets.add(s);
+    let ok = await_banner(w, h, limit);
+    w.peer.sockets.get_mut::<tcp::Socket>(h).abort();
+    ok
+}
+
+/// Reads the peer's connection `h` until the SSH banner has come (true) or
+/// `limit` has passed; the connection stays open.
+pub fn await_banner(w: &mut World, h: smoltcp::iface::SocketHandle, limit: u64) -> bool {
+    use smoltcp::socket::tcp;
     let mut got = Vec::new();
-    let ok = w.run_until(limit, |w| {
+    w.run_until(limit, |w| {
         let s = w.peer.sockets.get_mut::<tcp::Socket>(h);
         while s.can_recv() {
             let _ = s.recv(|b| {
@@ -411,7 +420,5 @@ pub fn ssh_banner_at(w: &mut World, ip: [u8; 4], local: u16, limit: u64) -> bool
             });
         }
         got.starts_with(b"SSH-2.0-")
-    });
-    w.peer.sockets.get_mut::<tcp::Socket>(h).abort();
-    ok
+    })
 }
